@@ -1,0 +1,1 @@
+"""Evidence integrity: Merkle trees, signing, verification."""

@@ -1,0 +1,301 @@
+"""Headless command line (DESIGN section 6); also the scripting and CI entry point.
+
+Exit codes: 0 ok, 1 findings that fail a ``--fail-on`` gate, 2 bad input (the
+message names file, row and column), 3 verification failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import IntegrityError, WorkbenchError
+
+__all__ = ["main", "build_parser"]
+
+
+class TerminalProgress:
+    """Progress on stderr: a line per step when stderr is a terminal, else quiet."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = ""
+
+    def report(self, fraction: float, text: str = "") -> None:
+        if self.enabled and text != self._last:
+            self._last = text
+            print(f"  [{fraction * 100:5.1f}%] {text}", file=sys.stderr, flush=True)
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _open_ws(path: str, create: bool = True):
+    from .workspace import Workspace
+
+    return Workspace.open(path, create=create)
+
+
+def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
+    from .engine import recompute
+    from .policy import load_policy
+
+    policy = load_policy(policy_path)
+    res = recompute(ws.tables(), policy, period=period, evidence_root=ws.evidence_root(),
+                    progress=progress)
+    return policy, res
+
+
+# ---- commands ---------------------------------------------------------------
+def cmd_import(a: argparse.Namespace) -> int:
+    with _open_ws(a.workspace) as ws:
+        reports = ws.import_paths(a.paths, format=a.format, source_tz=a.source_tz,
+                                  progress=TerminalProgress())
+        for r in reports:
+            print(r.summary())
+        added = sum(not r.already_imported for r in reports)
+        print(f"{added} new evidence file(s); evidence_root {ws.evidence_root()}")
+        if a.json:
+            _write_atomic(Path(a.json), json.dumps([r.to_dict() for r in reports], indent=1,
+                                                   default=str) + "\n")
+    return 0
+
+
+def _fail_on(res, gate: str | None) -> int:
+    if not gate:
+        return 0
+    hits = 0
+    for g in gate.split(","):
+        g = g.strip()
+        if g == "breach":
+            hits += res.breaches.filter(res.breaches["status"] == "breach").height
+        elif g == "finding":
+            hits += res.findings.height
+        else:
+            hits += res.findings.filter(res.findings["rule"] == g).height
+    if hits:
+        print(f"--fail-on {gate}: {hits} item(s) fail the gate", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_recompute(a: argparse.Namespace) -> int:
+    with _open_ws(a.workspace) as ws:
+        policy, res = _recompute(ws, a.policy, a.period, TerminalProgress())
+        if a.json:
+            _write_atomic(Path(a.json), res.to_json())
+        ws.log("recompute", {"period": a.period, "json": a.json}, policy_sha256=policy.sha256)
+    m = res.metrics
+    print(f"policy {policy.sha256[:16]}…  evidence_root {res.evidence_root[:16]}…")
+    print(f"{m.height} figures, {res.breaches.height} SLO misses "
+          f"({res.breaches.filter(res.breaches['status'] == 'breach').height} past grace), "
+          f"{res.findings.height} findings")
+    if a.json:
+        print(f"wrote {a.json}")
+    return _fail_on(res, a.fail_on)
+
+
+def _signer(key: str | None):
+    from .audit.signing import demo_key, load_signer
+
+    if key is None:
+        return load_signer(demo_key(), b"")
+    env = os.environ.get("WORKBENCH_KEY_PASSPHRASE")
+    if env is not None:
+        pw = env.encode()
+    elif sys.stdin.isatty():
+        pw = getpass.getpass(f"passphrase for {key}: ").encode()
+    else:
+        pw = b""
+    return load_signer(Path(key), pw)
+
+
+def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | None,
+                 xlsx: str | None, key: str | None, progress=None) -> list[Path]:
+    """Recompute and write the signed PDF and/or Excel report; returns the paths."""
+    from .reports.excel import render_xlsx
+    from .reports.model import build_report_model
+    from .reports.pdf import render_pdf
+
+    policy, res = _recompute(ws, policy_path, period, progress)
+    signer = _signer(key)
+    model = build_report_model(res, policy, ws.manifest(), ws.evidence_root(), period=period,
+                               scope=f"workspace {ws.path.name}", signer_is_demo=signer.is_demo)
+    out = []
+    if pdf:
+        render_pdf(model, Path(pdf), signer, progress=progress)
+        out.append(Path(pdf))
+    if xlsx:
+        render_xlsx(model, Path(xlsx), signer, progress=progress)
+        out.append(Path(xlsx))
+    ws.log("export", {"files": [str(p) for p in out], "demo_key": signer.is_demo},
+           policy_sha256=policy.sha256)
+    return out
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    if not a.pdf and not a.xlsx:
+        raise WorkbenchError("say what to write: --pdf OUT.pdf and/or --xlsx OUT.xlsx")
+    with _open_ws(a.workspace, create=False) as ws:
+        for p in make_reports(ws, a.policy, a.period, a.pdf, a.xlsx, a.sign, TerminalProgress()):
+            print(f"wrote {p}")
+    return 0
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    if a.workspace and not a.file:
+        with _open_ws(a.workspace, create=False) as ws:
+            lines = ws.verify()
+            ws.log("verify", {"workspace": str(ws.path)})
+        print("\n".join(lines))
+        print("workspace verified")
+        return 0
+    if not a.file:
+        raise WorkbenchError("give a report file to verify, or --workspace W")
+    from .reports.verify import verify_file
+
+    root = None
+    if a.workspace:
+        with _open_ws(a.workspace, create=False) as ws:
+            root = ws.evidence_root()
+    result = verify_file(Path(a.file), workspace_root=root)
+    for m in result.messages:
+        print(m)
+    if not result.ok:
+        raise IntegrityError(f"{a.file}: verification FAILED")
+    print(f"{a.file}: verified")
+    return 0
+
+
+def run_demo(out: Path, *, progress=None) -> dict[str, Path]:
+    """sample_data -> workspace -> figures JSON -> signed PDF + Excel (headless)."""
+    from .paths import sample_data_dir
+    from .reports.verify import verify_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    ws_path = out / "workspace"
+    with _open_ws(str(ws_path)) as ws:
+        reports = ws.import_paths([sample_data_dir()], progress=progress)
+        for r in reports:
+            print(r.summary())
+        policy, res = _recompute(ws, None, None, progress)
+        _write_atomic(out / "figures.json", res.to_json())
+        ws.log("recompute", {"json": str(out / "figures.json")}, policy_sha256=policy.sha256)
+        pdf, xlsx = make_reports(ws, None, None, str(out / "report.pdf"), str(out / "report.xlsx"),
+                                 None, progress)
+        for f in (pdf, xlsx):
+            v = verify_file(f, workspace_root=ws.evidence_root())
+            if not v.ok:
+                raise IntegrityError(f"{f}: verification failed right after writing: {v.messages}")
+    return {"workspace": ws_path, "json": out / "figures.json", "pdf": pdf, "xlsx": xlsx}
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    paths = run_demo(Path(a.out), progress=TerminalProgress())
+    print(f"demo finished in {time.perf_counter() - t0:.1f} s")
+    for k, v in paths.items():
+        print(f"  {k:9} {v}")
+    return 0
+
+
+def cmd_screenshot(a: argparse.Namespace) -> int:
+    from .ui.screenshot import screenshot
+
+    screenshot(a.view, Path(a.out), workspace=a.workspace, width=a.width, height=a.height)
+    print(f"wrote {a.out}")
+    return 0
+
+
+def cmd_gui(a: argparse.Namespace) -> int:
+    from .ui.app import run_gui
+
+    return run_gui(workspace=getattr(a, "workspace", None))
+
+
+# ---- parser -----------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    s = sub.add_parser("import", help="import evidence files or folders into a workspace")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--format", help="source format (auto-detected when omitted)")
+    s.add_argument("--source-tz", help="IANA zone of naive timestamps in the source, e.g. Europe/Berlin")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--json", help="write the import reports as JSON")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("recompute", help="recompute every figure from the evidence")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--period", help="2026-07, 2026-Q3 or 2026")
+    s.add_argument("--json", help="write the figures as JSON")
+    s.add_argument("--fail-on", help="exit 1 when any of these occur: breach, finding, or a rule name")
+    s.set_defaults(func=cmd_recompute)
+
+    s = sub.add_parser("report", help="write the signed PDF and Excel report")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--period")
+    s.add_argument("--pdf")
+    s.add_argument("--xlsx")
+    s.add_argument("--sign", metavar="KEY.p12",
+                   help="PKCS#12 signing key (passphrase from WORKBENCH_KEY_PASSPHRASE or a prompt); "
+                        "without it the self-signed demo key is used")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("verify", help="verify a report's signature, or a workspace's evidence")
+    s.add_argument("file", nargs="?")
+    s.add_argument("--workspace", "-w")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("demo", help="sample data -> workspace -> signed PDF + Excel, headless")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("screenshot", help="render a GUI view offscreen to a PNG")
+    s.add_argument("--view", default="overview")
+    s.add_argument("--out", required=True)
+    s.add_argument("--workspace", "-w")
+    s.add_argument("--width", type=int, default=1400)
+    s.add_argument("--height", type=int, default=900)
+    s.set_defaults(func=cmd_screenshot)
+
+    s = sub.add_parser("gui", help="open the desktop workbench")
+    s.add_argument("--workspace", "-w")
+    s.set_defaults(func=cmd_gui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if a.command is None:
+        a.func = cmd_gui
+    try:
+        return int(a.func(a) or 0)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing was changed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Which incident belongs to which deployment, and which deployment failed.
+
+Rules, in order (the first that applies wins; each link names its rule):
+
+``caused_by_deployment_id``  the incident names its deployment.
+``caused_by_change_id``      the incident names a change: it is tied to every
+                             (non-cancelled) deployment of that change, and to them alone.
+``time_window``              otherwise: the latest non-cancelled deployment of the same
+                             service and environment that finished at or before the
+                             incident opened, no longer ago than ``incident_link_window``.
+Incidents matched by none of these stay unlinked (``unlinked``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+__all__ = ["link_incidents", "LINK_RULES"]
+
+LINK_RULES = ("caused_by_deployment_id", "caused_by_change_id", "time_window")
+
+
+def link_incidents(deployments: pl.DataFrame, incidents: pl.DataFrame,
+                   window: timedelta) -> pl.DataFrame:
+    """Return links ``incident_id, deployment_id, link_rule`` (one row per link) and,
+    for incidents with no link, one row with ``deployment_id`` null and
+    ``link_rule = "unlinked"``."""
+    schema = {"incident_id": pl.String, "deployment_id": pl.String, "link_rule": pl.String}
+    if incidents.height == 0:
+        return pl.DataFrame(schema=schema)
+    live = deployments.filter(pl.col("status") != "cancelled").select(
+        "deployment_id", "service", "environment", "finished_at", "change_id")
+    known_ids = live.select("deployment_id")
+
+    direct = (incidents.filter(pl.col("caused_by_deployment_id").is_not_null())
+              .select("incident_id", pl.col("caused_by_deployment_id").alias("deployment_id"))
+              .join(known_ids, on="deployment_id", how="semi")
+              .with_columns(link_rule=pl.lit("caused_by_deployment_id")))
+    rest = incidents.join(direct.select("incident_id"), on="incident_id", how="anti")
+
+    by_change = (rest.filter(pl.col("caused_by_change_id").is_not_null())
+                 .select("incident_id", pl.col("caused_by_change_id").alias("change_id"))
+                 .join(live.filter(pl.col("change_id").is_not_null())
+                       .select("change_id", "deployment_id"), on="change_id", how="inner")
+                 .select("incident_id", "deployment_id")
+                 .with_columns(link_rule=pl.lit("caused_by_change_id")))
+    rest = rest.join(by_change.select("incident_id").unique(), on="incident_id", how="anti")
+    # an incident that names a deployment or change we do not have is not re-linked by
+    # time: its own link wins (and is reported as a dangling link by the findings)
+    rest = rest.filter(pl.col("caused_by_deployment_id").is_null()
+                       & pl.col("caused_by_change_id").is_null())
+
+    left = rest.select("incident_id", "service", "environment", "opened_at").sort("opened_at")
+    right = live.select("deployment_id", "service", "environment", "finished_at").sort("finished_at")
+    windowed = (left.join_asof(right, left_on="opened_at", right_on="finished_at",
+                               by=["service", "environment"], strategy="backward",
+                               tolerance=window, check_sortedness=False)
+                .filter(pl.col("deployment_id").is_not_null())
+                .select("incident_id", "deployment_id")
+                .with_columns(link_rule=pl.lit("time_window")))
+    links = pl.concat([direct, by_change, windowed])
+    unlinked = (incidents.join(links.select("incident_id").unique(), on="incident_id", how="anti")
+                .select("incident_id", pl.lit(None, dtype=pl.String).alias("deployment_id"),
+                        pl.lit("unlinked").alias("link_rule")))
+    return pl.concat([links, unlinked]).sort("incident_id", "deployment_id", nulls_last=True)

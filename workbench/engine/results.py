@@ -1,0 +1,106 @@
+"""The result of a recompute: frames the CLI writes as JSON, the GUI shows and the
+reports render.  One object, so every consumer sees the same figures.
+
+Frames and their columns
+------------------------
+``metrics``  one row per (level, group, period, metric)::
+
+    level        "service" | "team" | "tier" | "environment"  (what the row aggregates)
+    service, team (str|null), tier (i64|null), environment (str)
+    period       "2026-07" | "2026-Q3" | "2026";  period_kind "month" | "quarter" | "year"
+    metric       a metric id of DESIGN section 5
+    value        f64|null (hours for durations, 0..1 for rates)
+    numerator, denominator   f64|null (rates and counts; null where not meaningful)
+    n            i64   rows the value was computed from
+    excluded     i64   rows a rule excluded from this group and period
+    excluded_by  str   "rule:count; rule:count" (sorted by rule name)
+    slo, objective (str|null), target (f64|null), compliant (bool|null)
+    breach       bool|null   compliant is False *and* outside the grace margin
+    within_grace bool|null   not compliant, but inside the grace margin
+
+``findings``  one row per finding::
+
+    finding, rule, severity ("high"|"medium"|"low"), item_id, service, team,
+    environment, period, at (Datetime UTC), detail
+
+``breaches``  metrics rows with compliant == False (one per SLO and group/period),
+    with ``status`` "breach" | "within_grace" and ``waived_by`` (null for now).
+
+``deployments``  the deployments with the columns of the canonical table plus
+    ``team``, ``tier``, ``counted`` (bool: in the figures) and ``rule`` (the
+    rule that excluded it, or "counted"), ``failure`` (bool), ``failure_reason``,
+    ``incident_ids`` (str, comma separated) -- the drill-down behind every figure.
+
+``clocks``  per-item SLA clocks (empty until the clock engine lands).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+__all__ = ["Results", "JSON_SCHEMA_VERSION", "frame_records"]
+
+JSON_SCHEMA_VERSION = 1
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return None
+        return round(v, 10)
+    if isinstance(v, datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    return v
+
+
+def frame_records(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``df`` as JSON-ready dicts (floats rounded to 10 places, UTC ISO times)."""
+    return [{k: _jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
+
+
+@dataclass
+class Results:
+    policy_sha256: str
+    evidence_root: str
+    metrics: pl.DataFrame
+    findings: pl.DataFrame
+    breaches: pl.DataFrame
+    deployments: pl.DataFrame
+    clocks: pl.DataFrame = field(default_factory=pl.DataFrame)
+    reconciliation: pl.DataFrame = field(default_factory=pl.DataFrame)
+    period: str | None = None
+    policy_version: int = 1
+    percentile_method: str = "linear"
+    rules_applied: dict[str, Any] = field(default_factory=dict)
+
+    _METRIC_KEYS = ("level", "service", "team", "tier", "environment", "period", "period_kind",
+                    "metric", "value", "target", "objective", "slo", "compliant", "breach",
+                    "within_grace", "numerator", "denominator", "n", "excluded", "excluded_by")
+
+    def to_dict(self) -> dict[str, Any]:
+        metrics = self.metrics.select([c for c in self._METRIC_KEYS if c in self.metrics.columns])
+        return {
+            "schema_version": JSON_SCHEMA_VERSION,
+            "policy_sha256": self.policy_sha256,
+            "policy_version": self.policy_version,
+            "evidence_root": self.evidence_root,
+            "period": self.period,
+            "percentile_method": self.percentile_method,
+            "rules": self.rules_applied,
+            "metrics": frame_records(metrics),
+            "clocks": frame_records(self.clocks),
+            "breaches": frame_records(self.breaches),
+            "findings": frame_records(self.findings),
+            "reconciliation": frame_records(self.reconciliation),
+        }
+
+    def to_json(self) -> str:
+        """Deterministic JSON: same inputs and policy -> byte-identical text."""
+        return json.dumps(self.to_dict(), indent=1, sort_keys=False, ensure_ascii=False,
+                          allow_nan=False) + "\n"
