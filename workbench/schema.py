@@ -280,7 +280,13 @@ def parse_timestamps(
     txt = s.cast(pl.String).str.strip_chars()
     txt = pl.Series(s.name, txt).set(txt == "", None) if (txt == "").any() else txt
     has_off = txt.str.contains(_OFFSET_RE)
+    dateish = txt.str.contains(r"^\d{4}-\d{2}-\d{2}")
     out = pl.Series(s.name, [None] * len(txt), dtype=TS)
+    garbage = (txt.is_not_null() & ~dateish).fill_null(False)
+    if garbage.any():
+        i = _first_bad(garbage)
+        raise InputError(f"not an ISO 8601 timestamp: {txt[i]!r}", file=file,
+                         row=i + row_offset, column=column)
     aware_idx = (has_off.fill_null(False))
     naive_idx = (~has_off).fill_null(False)
     if aware_idx.any():
@@ -323,7 +329,7 @@ def _cast_column(s: pl.Series, col: Column, *, file: str, source_tz: str | None,
     if col.dtype == TS:
         return parse_timestamps(s, source_tz=source_tz, file=file, column=name,
                                 row_offset=row_offset)
-    if s.dtype == col.dtype:
+    if s.dtype == col.dtype and col.dtype != pl.String():
         return s
     if s.dtype == pl.Null:
         return s.cast(col.dtype)

@@ -140,7 +140,8 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
 
     variant_frames = []
     if rules.get("emergency") == "separate":
-        em = stacked.filter(pl.col("rule") == "emergency_excluded").with_columns(rule=pl.lit("counted"))
+        em = stacked.filter(pl.col("rule") == "emergency_excluded").with_columns(
+            rule=pl.lit("counted"), counted=pl.lit(True))
         em_metrics = pl.concat([_aggregate(em, level, keys, method, rules)
                                 for level, keys in LEVELS.items()], how="diagonal_relaxed")
         variant_frames.append(em_metrics.with_columns(variant=pl.lit("emergency")))
@@ -164,7 +165,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
     if period:
         findings = findings.filter(_in_period(pl.col("period"), period))
     step(progress, 1.0, "done")
-    drill = dep.drop([c for c in dep.columns if c.startswith("_")])
+    drill = dep.drop([c for c in dep.columns if c.startswith("_")]).sort("finished_at", "deployment_id")
     return Results(
         policy_sha256=policy.sha256, evidence_root=evidence_root, metrics=metrics,
         findings=findings, breaches=breaches, deployments=drill,

@@ -167,6 +167,10 @@ def _read_toml(path: Path) -> tuple[dict, str, bytes]:
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         msg = getattr(exc, "msg", str(exc))
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        if line is None and m:
+            line = int(m.group(1))
+            msg = str(exc)[:m.start()].strip()
         raise PolicyError(f"not valid TOML: {msg}", file=str(path), line=line) from None
     return data, text, raw
 
@@ -240,6 +244,16 @@ def _validate(data: dict, text: str, file: str | None) -> tuple[SLO, ...]:
             grace=grace, calendar=s.get("calendar"), pause=tuple(s.get("pause", ())),
             owner=s.get("owner"), status=str(s.get("status", "active")),
         ))
+    claimed: dict[tuple, str] = {}
+    for i, s in enumerate(slos):
+        if s.status not in ("active", "draft"):
+            continue
+        for t in s.tier:
+            k = (s.metric, s.environment, t, s.period)
+            if k in claimed:
+                raise err(f"SLO {s.id!r} overlaps {claimed[k]!r}: both judge {s.metric} of tier {t} "
+                          f"in {s.environment} per {s.period}", f"slo[{i}].tier")
+            claimed[k] = s.id
     return tuple(slos)
 
 

@@ -1,0 +1,111 @@
+"""Workspace: content-addressed evidence, idempotent and all-or-nothing imports."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+
+import pytest
+
+from workbench.audit.merkle import evidence_root
+from workbench.errors import InputError, IntegrityError
+from workbench.workspace import Workspace
+
+from .conftest import HANDMADE
+
+
+def _snapshot(path):
+    return sorted((p.relative_to(path).as_posix(), p.read_bytes() if p.is_file() else b"")
+                  for p in path.rglob("*") if "-wal" not in p.name and "-shm" not in p.name)
+
+
+def test_import_stores_sources_byte_for_byte(handmade_ws):
+    man = handmade_ws.manifest()
+    assert [m.name for m in man] == ["deployments.csv", "changes.csv", "incidents.csv",
+                                     "services.csv", "outages.csv"]
+    for m in man:
+        src = (HANDMADE / m.name).read_bytes()
+        assert m.sha256 == hashlib.sha256(src).hexdigest()
+        assert handmade_ws.source_path(m.sha256).read_bytes() == src
+    assert man[0].rows == {"deployments": 11}
+    assert handmade_ws.evidence_root() == evidence_root([m.sha256 for m in man])
+    assert handmade_ws.tables()["deployments"].height == 11
+
+
+def test_same_file_twice_adds_nothing(handmade_ws):
+    before = handmade_ws.evidence_root()
+    reports = handmade_ws.import_paths([HANDMADE / "deployments.csv", HANDMADE])
+    assert all(r.already_imported for r in reports)
+    assert handmade_ws.evidence_root() == before
+    assert len(handmade_ws.manifest()) == 5
+    assert handmade_ws.tables()["deployments"].height == 11
+
+
+def test_bad_file_leaves_workspace_exactly_as_before(handmade_ws, tmp_path):
+    bad = tmp_path / "in"
+    bad.mkdir()
+    shutil.copy(HANDMADE / "services.csv", bad / "services.csv")  # fine on its own
+    (bad / "incidents.csv").write_text(
+        "incident_id,service,opened_at\ni9,pay,2026-07-01T00:00:00Z\ni10,pay,not-a-date\n")
+    handmade_ws.close()
+    before = _snapshot(tmp_path / "ws")
+    ws = Workspace.open(tmp_path / "ws")
+    with pytest.raises(InputError) as ei:
+        ws.import_paths([bad])
+    assert ei.value.row == 2 and ei.value.column == "opened_at"
+    assert "incidents.csv" in str(ei.value)
+    ws.close()
+    assert _snapshot(tmp_path / "ws") == before
+
+
+def test_verify_names_the_changed_file(handmade_ws):
+    assert handmade_ws.verify()[-1].startswith("evidence_root")
+    m = handmade_ws.manifest()[2]
+    p = handmade_ws.source_path(m.sha256)
+    p.chmod(0o644)
+    p.write_bytes(p.read_bytes() + b"x")
+    with pytest.raises(IntegrityError, match="incidents.csv"):
+        handmade_ws.verify()
+
+
+def test_access_log_is_hash_chained(handmade_ws, tmp_path):
+    handmade_ws.log("recompute", {"period": None})
+    log = handmade_ws.access_log()
+    assert [e["action"] for e in log] == ["import", "recompute"]
+    assert log[1]["prev_hash"] == log[0]["hash"]
+    handmade_ws.verify()
+    con = sqlite3.connect(tmp_path / "ws" / "workspace.sqlite")
+    con.execute("UPDATE access_log SET detail='{}' WHERE id=1")
+    con.commit()
+    con.close()
+    with pytest.raises(IntegrityError, match="access log entry 1"):
+        handmade_ws.verify()
+
+
+def test_wal_mode_and_schema_version(handmade_ws, tmp_path):
+    con = sqlite3.connect(tmp_path / "ws" / "workspace.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1"
+    con.close()
+
+
+def test_encodings_and_empty_files(tmp_path):
+    ws = Workspace.open(tmp_path / "w2")
+    text = "service,tier,team\nzahlungs-dienst,1,Zürich\n"
+    f16 = tmp_path / "utf16" / "services.csv"
+    f16.parent.mkdir()
+    f16.write_bytes(text.encode("utf-16"))   # Excel's "Unicode text": BOM + UTF-16
+    ws.import_paths([f16])
+    assert ws.tables()["services"]["team"].to_list() == ["Zürich"]
+    cp = tmp_path / "cp" / "services.csv"
+    cp.parent.mkdir()
+    cp.write_bytes("service,tier,team\nx,1,Zürich\n".encode("cp1252"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        ws.import_paths([cp])
+    empty = tmp_path / "e" / "services.csv"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        ws.import_paths([empty])
+    ws.close()
