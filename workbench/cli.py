@@ -108,6 +108,27 @@ def cmd_recompute(a: argparse.Namespace) -> int:
     return _fail_on(res, a.fail_on)
 
 
+def cmd_reconcile(a: argparse.Namespace) -> int:
+    from .engine.reconcile import reconcile
+
+    with _open_ws(a.workspace, create=False) as ws:
+        policy, res = _recompute(ws, a.policy, None, TerminalProgress())
+        rec = reconcile(ws.tables(), policy, results=res)
+        res.reconciliation = rec
+        if a.json:
+            _write_atomic(Path(a.json), res.to_json())
+        ws.log("reconcile", {"json": a.json}, policy_sha256=policy.sha256)
+    counts = {s: rec.filter(rec["status"] == s).height
+              for s in ("match", "within_tolerance", "discrepancy")}
+    print(f"{rec.height} reported figures: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for r in rec.filter(rec["status"] == "discrepancy").iter_rows(named=True):
+        who = r["service"] or r["team"]
+        print(f"  {r['period']} {who} {r['environment']} {r['metric']}: {r['explanation']}")
+    if a.json:
+        print(f"wrote {a.json}")
+    return 0
+
+
 def _signer(key: str | None):
     from .audit.signing import demo_key, load_signer
 
@@ -247,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the figures as JSON")
     s.add_argument("--fail-on", help="exit 1 when any of these occur: breach, finding, or a rule name")
     s.set_defaults(func=cmd_recompute)
+
+    s = sub.add_parser("reconcile", help="compare reported figures with recomputed ones, and explain")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--json", help="write the figures with the reconciliation list as JSON")
+    s.set_defaults(func=cmd_reconcile)
 
     s = sub.add_parser("report", help="write the signed PDF and Excel report")
     s.add_argument("--workspace", "-w", required=True)

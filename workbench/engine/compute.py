@@ -115,14 +115,14 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                         pl.col("resolved_at").max().alias("_inc_resolved"),
                         pl.col("resolved_at").null_count().alias("_inc_open")))
     dep = dep.join(inc_per_dep, on="deployment_id", how="left")
+    failed = pl.col("status").is_in(list(rules.get("failure_statuses", ["failed", "rolled_back"])))
     dep = dep.with_columns(
-        failure=(pl.col("status").is_in(["failed", "rolled_back"]) | pl.col("incident_ids").is_not_null())
-        & (pl.col("status") != "cancelled"),
+        failure=(failed | pl.col("incident_ids").is_not_null()) & (pl.col("status") != "cancelled"),
     ).with_columns(
         failure_reason=pl.when(~pl.col("failure")).then(None)
-        .when(pl.col("status").is_in(["failed", "rolled_back"]) & pl.col("incident_ids").is_not_null())
+        .when(failed & pl.col("incident_ids").is_not_null())
         .then(pl.format("{} and caused incident {}", pl.col("status"), pl.col("incident_ids")))
-        .when(pl.col("status").is_in(["failed", "rolled_back"])).then(pl.col("status"))
+        .when(failed).then(pl.col("status"))
         .otherwise(pl.format("caused incident {}", pl.col("incident_ids"))),
     )
 

@@ -1,0 +1,230 @@
+"""Reconciliation: reported figures against recomputed ones, with explanations.
+
+For every row of the ``reported`` table the recomputed figure of the same
+period, service (or team), environment and metric is looked up and the pair is
+classed ``match`` (equal once the recomputed value is rounded to the precision
+the team reported), ``within_tolerance`` (policy ``[reconciliation]``) or
+``discrepancy``.  A discrepancy is explained by recomputing under named rule
+variants -- the ways teams commonly count differently -- and reporting the
+smallest set of variants (one, else two) that reproduces the reported value.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+import polars as pl
+
+from ..policy import Policy
+from .compute import recompute
+from .results import Results
+
+__all__ = ["reconcile", "VARIANTS", "Variant"]
+
+_KEYS = ["period", "service", "team", "environment", "metric"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    sentence: str
+    rules: dict | None = None                      # policy rule overrides, or
+    derive: Callable[[Results], pl.DataFrame] | None = None   # figures derived from the drill-down
+    #: metric id prefixes the variant can change (empty = all)
+    metrics: tuple[str, ...] = ()
+
+    def applies_to(self, metric: str) -> bool:
+        return not self.metrics or metric.startswith(self.metrics)
+
+
+def _periods(df: pl.DataFrame, col: str) -> pl.DataFrame:
+    ts = pl.col(col)
+    return pl.concat([
+        df.with_columns(period=ts.dt.strftime("%Y-%m"), _days=ts.dt.month_end().dt.day().cast(pl.Float64)),
+        df.with_columns(period=pl.format("{}-Q{}", ts.dt.year(), ts.dt.quarter()),
+                        _days=((ts.dt.truncate("1q").dt.offset_by("3mo") - ts.dt.truncate("1q"))
+                               .dt.total_days().cast(pl.Float64))),
+        df.with_columns(period=ts.dt.year().cast(pl.String),
+                        _days=((ts.dt.truncate("1y").dt.offset_by("1y") - ts.dt.truncate("1y"))
+                               .dt.total_days().cast(pl.Float64))),
+    ])
+
+
+def _by_service_and_team(df: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
+    svc = df.group_by("period", "service", "team", "environment", "_days").agg(aggs)
+    team = (df.group_by("period", "team", "environment", "_days").agg(aggs)
+            .with_columns(service=pl.lit(None, pl.String)))
+    return pl.concat([svc, team.select(svc.columns)])
+
+
+def _mean_lead_time(res: Results) -> pl.DataFrame:
+    d = res.deployments.filter(pl.col("counted") & (pl.col("status") == "success"))
+    g = _by_service_and_team(_periods(d, "finished_at"), [pl.col("lead_time_h").mean().alias("value")])
+    return pl.concat([g.with_columns(metric=pl.lit(m)) for m in ("lead_time_p90_h", "lead_time_p50_h")])
+
+
+def _mean_recovery(res: Results) -> pl.DataFrame:
+    d = res.deployments.filter(pl.col("counted") & pl.col("failure"))
+    g = _by_service_and_team(_periods(d, "finished_at"), [pl.col("recovery_h").mean().alias("value")])
+    return pl.concat([g.with_columns(metric=pl.lit(m)) for m in ("recovery_time_p90_h", "recovery_time_p50_h")])
+
+
+def _deployment_days(res: Results) -> pl.DataFrame:
+    d = res.deployments.filter(pl.col("counted") & pl.col("in_frequency")).with_columns(
+        _day=pl.col("finished_at").dt.date())
+    g = _by_service_and_team(_periods(d, "finished_at"), [pl.col("_day").n_unique().alias("_n")])
+    return pl.concat([
+        g.with_columns(metric=pl.lit("deployment_frequency_per_week"),
+                       value=pl.col("_n") / (pl.col("_days") / 7)),
+        g.with_columns(metric=pl.lit("deployments"), value=pl.col("_n").cast(pl.Float64)),
+    ]).drop("_n")
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in [
+    Variant("emergency_excluded", "emergency deployments were left out",
+            rules={"emergency": "exclude"}),
+    Variant("unauthorized_counted", "deployments without an approved change ticket were counted",
+            rules={"require_approved_change": []}),
+    Variant("failed_not_counted", "failed and rolled-back deployments were not counted as failures "
+            "(only incidents were)", rules={"failure_statuses": []},
+            metrics=("change_failure_rate", "recovery")),
+    Variant("no_time_window_links", "incidents were tied to deployments only when they name them "
+            "(no time-window linkage)", rules={"incident_link_window": "0s"},
+            metrics=("change_failure_rate", "recovery")),
+    Variant("feature_flags_not_counted", "feature-flagged deployments were not counted",
+            rules={"feature_flagged_counts": False},
+            metrics=("deployment",)),
+    Variant("recovery_to_next_success", "recovery was measured to the next successful deployment "
+            "instead of the incident's resolution", rules={"recovery_to": "next_success"},
+            metrics=("recovery",)),
+    Variant("local_period_boundaries", "periods were cut at local midnight in the service's zone",
+            rules={"period_boundaries": "local"}),
+    Variant("nearest_rank_percentile", "percentiles were taken by nearest rank (DevLake's lower "
+            "median) instead of linear interpolation", rules={"percentile": "nearest_rank"},
+            metrics=("lead_time", "recovery")),
+    Variant("mean_instead_of_percentile", "a mean was reported instead of the percentile",
+            derive=lambda r: pl.concat([_mean_lead_time(r), _mean_recovery(r)]),
+            metrics=("lead_time", "recovery")),
+    Variant("deployment_days", "days with a deployment were counted instead of deployments",
+            derive=_deployment_days, metrics=("deployment",)),
+]}
+
+
+def _decimals(x: float) -> int:
+    text = f"{x:.10f}".rstrip("0")
+    return min(len(text.split(".")[1]) if "." in text else 0, 6)
+
+
+def _reproduces(reported: float, value: float | None) -> bool:
+    if value is None:
+        return False
+    return abs(round(value, _decimals(reported)) - reported) < 1e-9 or abs(value - reported) < 1e-9
+
+
+def _lookup_frame(res: Results) -> pl.DataFrame:
+    m = res.metrics.filter(pl.col("variant") == "policy")
+    svc = m.filter(pl.col("level") == "service").select(*_KEYS, "value")
+    team = (m.filter(pl.col("level") == "team")
+            .with_columns(service=pl.lit(None, pl.String)).select(*_KEYS, "value"))
+    return pl.concat([svc, team])
+
+
+def _join(reported: pl.DataFrame, figures: pl.DataFrame, name: str) -> pl.DataFrame:
+    return reported.join(figures.select(*_KEYS, pl.col("value").alias(name)),
+                         on=_KEYS, how="left", nulls_equal=True)
+
+
+def _with_rules(policy: Policy, overrides: dict) -> Policy:
+    data = copy.deepcopy(policy.data)
+    data["rules"] = {**data["rules"], **overrides}
+    return Policy(data=data, sha256=policy.sha256, file_sha256=policy.file_sha256,
+                  path=policy.path, slos=policy.slos)
+
+
+def reconcile(tables: dict[str, pl.DataFrame], policy: Policy, *, results: Results | None = None,
+              evidence_root: str = "", progress=None) -> pl.DataFrame:
+    """One record per reported figure: reported, recomputed, status, explanation."""
+    cols = {"period": pl.String, "service": pl.String, "team": pl.String,
+            "environment": pl.String, "metric": pl.String, "reported": pl.Float64,
+            "recomputed": pl.Float64, "difference": pl.Float64, "status": pl.String,
+            "variants": pl.String, "explanation": pl.String, "reported_compliant": pl.Boolean}
+    reported = tables.get("reported")
+    if reported is None or reported.height == 0:
+        return pl.DataFrame(schema=cols)
+    res = results or recompute(tables, policy, evidence_root=evidence_root)
+    rep = reported.select(*_KEYS, pl.col("value").alias("reported"),
+                          pl.col("compliant").alias("reported_compliant"))
+    base = _join(rep, _lookup_frame(res), "recomputed")
+    rules = policy.data.get("reconciliation", {})
+    rel, absol = float(rules.get("relative_tolerance", 0.05)), float(rules.get("absolute_tolerance", 0.005))
+    rows = base.to_dicts()
+    pending = []
+    for r in rows:
+        rv, cv = r["reported"], r["recomputed"]
+        r["difference"] = None if cv is None or rv is None else rv - cv
+        if cv is None:
+            r["status"] = "discrepancy"
+            r["explanation"] = ("no recomputed figure: the evidence holds no counted data for this "
+                                "group and period")
+            r["variants"] = ""
+        elif _reproduces(rv, cv):
+            r["status"], r["variants"] = "match", ""
+            r["explanation"] = "the reported figure matches the evidence under the policy"
+        else:
+            within = abs(rv - cv) <= max(absol, rel * abs(cv))
+            r["status"] = "within_tolerance" if within else "discrepancy"
+            pending.append(r)
+    if pending:
+        _explain(pending, tables, policy, res, rep)
+    out = pl.DataFrame(rows, schema_overrides=cols).select(list(cols))
+    return out.sort("period", "team", "service", "environment", "metric", nulls_last=True)
+
+
+def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.DataFrame) -> None:
+    cache: dict[tuple[str, ...], dict[tuple, float | None]] = {}
+
+    def figures(names: tuple[str, ...]) -> dict[tuple, float | None]:
+        if names in cache:
+            return cache[names]
+        overrides: dict = {}
+        derive = None
+        for n in names:
+            v = VARIANTS[n]
+            overrides.update(v.rules or {})
+            derive = v.derive or derive
+        r = res if not overrides else recompute(tables, _with_rules(policy, overrides))
+        frame = derive(r) if derive else _lookup_frame(r)
+        frame = frame.select(*_KEYS, "value")
+        joined = _join(rep, frame, "v")
+        cache[names] = {tuple(x[k] for k in _KEYS): x["v"] for x in joined.to_dicts()}
+        return cache[names]
+
+    for r in pending:
+        key = tuple(r[k] for k in _KEYS)
+        base = figures(())[key] if () in cache else r["recomputed"]
+        names = [n for n, v in VARIANTS.items() if v.applies_to(r["metric"])]
+        found = [(n,) for n in names if _reproduces(r["reported"], figures((n,)).get(key))]
+        if not found:
+            # pairs only of variants that move this figure at all, and at most one derived
+            moving = [n for n in names if figures((n,)).get(key) != base]
+            pairs = [(a, b) for a, b in itertools.combinations(moving, 2)
+                     if not (VARIANTS[a].derive and VARIANTS[b].derive)]
+            pairs = [tuple(sorted(p, key=lambda n: VARIANTS[n].derive is not None)) for p in pairs]
+            found = [p for p in pairs if _reproduces(r["reported"], figures(p).get(key))]
+        if found:
+            best = found[0]
+            r["variants"] = "+".join(best)
+            why = " and ".join(VARIANTS[n].sentence for n in best)
+            r["explanation"] = (f"reported {r['reported']:g}, recomputed {r['recomputed']:.4g}: "
+                                f"the reported figure is reproduced when {why}")
+            if len(found) > 1:
+                r["explanation"] += (" (also reproduced by: "
+                                     + "; ".join("+".join(c) for c in found[1:]) + ")")
+        else:
+            r["variants"] = ""
+            r["explanation"] = (f"reported {r['reported']:g}, recomputed {r['recomputed']:.4g}: "
+                                "no known counting variant reproduces the reported figure; "
+                                "ask the team for its record list")
