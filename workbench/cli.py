@@ -53,9 +53,15 @@ def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
     from .engine import recompute
     from .policy import load_policy
 
+    from .engine.reconcile import reconcile
+
     policy = load_policy(policy_path)
-    res = recompute(ws.tables(), policy, period=period, evidence_root=ws.evidence_root(),
+    tables = ws.tables()
+    res = recompute(tables, policy, period=period, evidence_root=ws.evidence_root(),
                     progress=progress)
+    if tables["reported"].height:
+        rec = reconcile(tables, policy, results=res)
+        res.reconciliation = rec.filter(rec["period"] == period) if period else rec
     return policy, res
 
 
@@ -113,8 +119,8 @@ def cmd_reconcile(a: argparse.Namespace) -> int:
 
     with _open_ws(a.workspace, create=False) as ws:
         policy, res = _recompute(ws, a.policy, None, TerminalProgress())
-        rec = reconcile(ws.tables(), policy, results=res)
-        res.reconciliation = rec
+        rec = res.reconciliation if res.reconciliation.height else reconcile(ws.tables(), policy,
+                                                                              results=res)
         if a.json:
             _write_atomic(Path(a.json), res.to_json())
         ws.log("reconcile", {"json": a.json}, policy_sha256=policy.sha256)

@@ -1,0 +1,85 @@
+"""Command line: exit codes and messages of DESIGN section 6."""
+
+from __future__ import annotations
+
+import json
+
+from workbench.cli import main
+
+from .conftest import HANDMADE, ROOT
+
+
+def test_import_recompute_json_is_byte_identical(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    assert main(["import", str(HANDMADE), "-w", ws]) == 0
+    assert "5 new evidence file(s)" in capsys.readouterr().out
+    assert main(["recompute", "-w", ws, "--json", str(tmp_path / "a.json")]) == 0
+    assert main(["recompute", "-w", ws, "--json", str(tmp_path / "b.json")]) == 0
+    a, b = (tmp_path / "a.json").read_bytes(), (tmp_path / "b.json").read_bytes()
+    assert a == b
+    d = json.loads(a)
+    assert {"policy_sha256", "evidence_root", "metrics", "clocks", "breaches", "findings",
+            "reconciliation"} <= set(d)
+    assert len(d["evidence_root"]) == 64
+
+
+def test_bad_input_exits_2_naming_file_row_column(tmp_path, capsys):
+    bad = tmp_path / "deployments.csv"
+    bad.write_text("deployment_id,service,environment,finished_at,status\n"
+                   "a,pay,production,2026-07-01T00:00:00Z,success\n"
+                   "b,pay,production,2026-07-01T00:00:00Z,exploded\n")
+    assert main(["import", str(bad), "-w", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert "deployments.csv" in err and "row 2" in err and "'status'" in err
+    assert "Traceback" not in err
+
+
+def test_naive_timestamps_need_source_tz(tmp_path, capsys):
+    f = tmp_path / "deployments.csv"
+    f.write_text("deployment_id,service,environment,finished_at,status\n"
+                 "a,pay,production,2026-07-01 10:00:00,success\n")
+    assert main(["import", str(f), "-w", str(tmp_path / "ws")]) == 2
+    assert "--source-tz" in capsys.readouterr().err
+    assert main(["import", str(f), "-w", str(tmp_path / "ws"), "--source-tz", "Europe/Berlin"]) == 0
+
+
+def test_verify_workspace_exit_codes(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    main(["import", str(HANDMADE), "-w", str(ws)])
+    assert main(["verify", "-w", str(ws)]) == 0
+    victim = next((ws / "evidence" / "sources").iterdir())
+    victim.write_bytes(victim.read_bytes().replace(b"pay", b"PAY", 1))
+    assert main(["verify", "-w", str(ws)]) == 3
+    assert "changed" in capsys.readouterr().err
+
+
+def test_fail_on_gate(tmp_path):
+    ws = str(tmp_path / "ws")
+    main(["import", str(HANDMADE), "-w", ws])
+    assert main(["recompute", "-w", ws, "--fail-on", "unauthorized_change"]) == 1
+    assert main(["recompute", "-w", ws, "--fail-on", "no_such_rule"]) == 0
+
+
+def test_reconcile_command(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["import", str(HANDMADE), "-w", ws])
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "reported.csv").write_bytes((ROOT / "tests/data/reported_handmade.csv").read_bytes())
+    main(["import", str(rep), "-w", ws])
+    capsys.readouterr()
+    assert main(["reconcile", "-w", ws, "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "discrepancy" in out and "emergency deployments were left out" in out
+    rec = json.loads((tmp_path / "r.json").read_text())["reconciliation"]
+    assert {"service", "team", "environment", "period", "metric", "reported", "recomputed",
+            "status", "explanation"} <= set(rec[0])
+
+
+def test_unknown_policy_key_value_exits_2(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["import", str(HANDMADE), "-w", ws])
+    p = tmp_path / "p.toml"
+    p.write_text('[rules]\nrecovery_to = "whenever"\n')
+    assert main(["recompute", "-w", ws, "--policy", str(p)]) == 2
+    assert "rules.recovery_to" in capsys.readouterr().err
