@@ -151,13 +151,14 @@ def _signer(key: str | None):
 
 
 def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | None,
-                 xlsx: str | None, key: str | None, progress=None) -> list[Path]:
-    """Recompute and write the signed PDF and/or Excel report; returns the paths."""
+                 xlsx: str | None, key: str | None, progress=None, computed=None) -> list[Path]:
+    """Write the signed PDF and/or Excel report; returns the paths.  ``computed`` is a
+    ``(policy, results)`` pair already computed for this workspace, else it recomputes."""
     from .reports.excel import render_xlsx
     from .reports.model import build_report_model
     from .reports.pdf import render_pdf
 
-    policy, res = _recompute(ws, policy_path, period, progress)
+    policy, res = computed or _recompute(ws, policy_path, period, progress)
     signer = _signer(key)
     model = build_report_model(res, policy, ws.manifest(), ws.evidence_root(), period=period,
                                scope=f"workspace {ws.path.name}", signer_is_demo=signer.is_demo)
@@ -222,7 +223,7 @@ def run_demo(out: Path, *, progress=None) -> dict[str, Path]:
         _write_atomic(out / "figures.json", res.to_json())
         ws.log("recompute", {"json": str(out / "figures.json")}, policy_sha256=policy.sha256)
         pdf, xlsx = make_reports(ws, None, None, str(out / "report.pdf"), str(out / "report.xlsx"),
-                                 None, progress)
+                                 None, progress, computed=(policy, res))
         for f in (pdf, xlsx):
             v = verify_file(f, workspace_root=ws.evidence_root())
             if not v.ok:

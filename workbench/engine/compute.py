@@ -64,10 +64,10 @@ def _local_naive(df: pl.DataFrame, col: str, policy: Policy, out: str) -> pl.Dat
     return pl.concat(parts).drop("_tz")
 
 
-def _with_periods(df: pl.DataFrame, local_col: str) -> pl.DataFrame:
+def _with_periods(df: pl.DataFrame, local_col: str, kinds: dict[str, str]) -> pl.DataFrame:
     """Stack ``df`` once per period kind with ``period``, ``period_kind`` and ``period_days``."""
     frames = []
-    for kind, every in PERIOD_KINDS.items():
+    for kind, every in kinds.items():
         start = pl.col(local_col).dt.truncate(every)
         frames.append(df.with_columns(
             _period_label(pl.col(local_col), kind).alias("period"),
@@ -88,10 +88,30 @@ def _quantile(col: str, q: float, method: str) -> pl.Expr:
 
 
 def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | None = None,
-              evidence_root: str = "", progress: Progress | None = None) -> Results:
+              evidence_root: str = "", progress: Progress | None = None,
+              environments: list[str] | None = None, period_kinds: list[str] | None = None,
+              levels: list[str] | None = None, services: list[str] | None = None) -> Results:
     """Every figure of DESIGN section 5 for every service/team/tier/environment and
-    month/quarter/year, with SLO compliance, breaches and findings."""
+    month/quarter/year, with SLO compliance, breaches and findings.
+
+    ``environments``, ``period_kinds``, ``levels`` and ``services`` narrow the work to
+    what a caller needs (reconciliation recomputes many variants of a few figures);
+    narrowing never changes a figure that is computed."""
     rules = policy.rules
+    kinds = {k: v for k, v in PERIOD_KINDS.items() if period_kinds is None or k in period_kinds}
+    lvls = {k: v for k, v in LEVELS.items() if levels is None or k in levels}
+    if environments is not None or services is not None:
+        tables = dict(tables)
+        for name, cols in (("deployments", ("service", "environment")),
+                           ("incidents", ("service", "environment")),
+                           ("outages", ("service", "environment"))):
+            if name in tables:
+                t = tables[name]
+                if environments is not None:
+                    t = t.filter(pl.col("environment").is_in(environments))
+                if services is not None:
+                    t = t.filter(pl.col("service").is_in(services))
+                tables[name] = t
     method = rules.get("percentile", "linear")
     step(progress, 0.02, "preparing deployments")
     services = _table(tables, "services").select("service", "team", "tier", "calendar")
@@ -116,8 +136,9 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                         pl.col("resolved_at").null_count().alias("_inc_open")))
     dep = dep.join(inc_per_dep, on="deployment_id", how="left")
     failed = pl.col("status").is_in(list(rules.get("failure_statuses", ["failed", "rolled_back"])))
+    caused = pl.col("incident_ids").is_not_null() & pl.lit(bool(rules.get("failure_from_incidents", True)))
     dep = dep.with_columns(
-        failure=(failed | pl.col("incident_ids").is_not_null()) & (pl.col("status") != "cancelled"),
+        failure=(failed | caused) & (pl.col("status") != "cancelled"),
     ).with_columns(
         failure_reason=pl.when(~pl.col("failure")).then(None)
         .when(failed & pl.col("incident_ids").is_not_null())
@@ -132,10 +153,10 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
     dep = _local_naive(dep, "finished_at", policy, "_local")
 
     step(progress, 0.45, "aggregating")
-    stacked = _with_periods(dep, "_local")
+    stacked = _with_periods(dep, "_local", kinds)
     metrics = pl.concat([_aggregate(stacked, level, keys, method, rules)
-                         for level, keys in LEVELS.items()], how="diagonal_relaxed")
-    avail = _availability(tables, dep, policy)
+                         for level, keys in lvls.items()], how="diagonal_relaxed")
+    avail = _availability(tables, dep, policy, kinds, lvls)
     metrics = pl.concat([metrics, avail], how="diagonal_relaxed")
 
     variant_frames = []
@@ -143,7 +164,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         em = stacked.filter(pl.col("rule") == "emergency_excluded").with_columns(
             rule=pl.lit("counted"), counted=pl.lit(True))
         em_metrics = pl.concat([_aggregate(em, level, keys, method, rules)
-                                for level, keys in LEVELS.items()], how="diagonal_relaxed")
+                                for level, keys in lvls.items()], how="diagonal_relaxed")
         variant_frames.append(em_metrics.with_columns(variant=pl.lit("emergency")))
     metrics = metrics.with_columns(variant=pl.lit("policy"))
     if variant_frames:
@@ -315,7 +336,8 @@ def _aggregate(stacked: pl.DataFrame, level: str, keys: tuple[str, ...], method:
     return long.drop("period_days")
 
 
-def _availability(tables: dict[str, pl.DataFrame], dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def _availability(tables: dict[str, pl.DataFrame], dep: pl.DataFrame, policy: Policy,
+                  kinds: dict[str, str], lvls: dict[str, tuple[str, ...]]) -> pl.DataFrame:
     """availability = 1 - unplanned outage time / period time (maintenance windows,
     i.e. planned outages, are counted as up time).  Overlapping outages are merged."""
     outages = _table(tables, "outages")
@@ -343,7 +365,7 @@ def _availability(tables: dict[str, pl.DataFrame], dep: pl.DataFrame, policy: Po
     base = pl.concat([pairs, pieces.select("service", "environment", "t")]).with_columns(
         pl.col("t").dt.truncate("1mo"))
     frames = []
-    for kind, every in PERIOD_KINDS.items():
+    for kind, every in kinds.items():
         start = pl.col("t").dt.truncate(every)
         lab = [_period_label(pl.col("t"), kind).alias("period"), pl.lit(kind).alias("period_kind"),
                ((start.dt.offset_by(every.replace("1q", "3mo")) - start).dt.total_seconds()
@@ -356,7 +378,7 @@ def _availability(tables: dict[str, pl.DataFrame], dep: pl.DataFrame, policy: Po
                       .with_columns(pl.col("down_s").fill_null(0.0)))
     per_service = pl.concat(frames).join(services, on="service", how="left")
     out = []
-    for level, keys in LEVELS.items():
+    for level, keys in lvls.items():
         g = (per_service.group_by(*keys, "period", "period_kind")
              .agg(pl.col("period_s").sum().alias("den"), pl.col("down_s").sum().alias("down"),
                   pl.len().alias("n")))

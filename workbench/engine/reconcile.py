@@ -2,8 +2,7 @@
 
 For every row of the ``reported`` table the recomputed figure of the same
 period, service (or team), environment and metric is looked up and the pair is
-classed ``match`` (equal once the recomputed value is rounded to the precision
-the team reported), ``within_tolerance`` (policy ``[reconciliation]``) or
+classed ``match`` (the same to four significant digits), ``within_tolerance`` (policy ``[reconciliation]``) or
 ``discrepancy``.  A discrepancy is explained by recomputing under named rule
 variants -- the ways teams commonly count differently -- and reporting the
 smallest set of variants (one, else two) that reproduces the reported value.
@@ -29,6 +28,8 @@ _KEYS = ["period", "service", "team", "environment", "metric"]
 
 @dataclass(frozen=True)
 class Variant:
+    """A named way of counting differently from the policy."""
+
     name: str
     sentence: str
     rules: dict | None = None                      # policy rule overrides, or
@@ -72,6 +73,11 @@ def _mean_recovery(res: Results) -> pl.DataFrame:
     return pl.concat([g.with_columns(metric=pl.lit(m)) for m in ("recovery_time_p90_h", "recovery_time_p50_h")])
 
 
+def _median_as_p90(res: Results) -> pl.DataFrame:
+    f = _lookup_frame(res).filter(pl.col("metric").is_in(["lead_time_p50_h", "recovery_time_p50_h"]))
+    return f.with_columns(pl.col("metric").str.replace("_p50_", "_p90_"))
+
+
 def _deployment_days(res: Results) -> pl.DataFrame:
     d = res.deployments.filter(pl.col("counted") & pl.col("in_frequency")).with_columns(
         _day=pl.col("finished_at").dt.date())
@@ -91,6 +97,12 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("failed_not_counted", "failed and rolled-back deployments were not counted as failures "
             "(only incidents were)", rules={"failure_statuses": []},
             metrics=("change_failure_rate", "recovery")),
+    Variant("incidents_not_counted", "only failed and rolled-back deployments were counted as "
+            "failures, not the deployments that caused incidents",
+            rules={"failure_from_incidents": False}, metrics=("change_failure_rate", "recovery")),
+    Variant("unbounded_link_window", "incidents were tied to the latest earlier deployment "
+            "however long before (no time window)", rules={"incident_link_window": "36500d"},
+            metrics=("change_failure_rate", "recovery")),
     Variant("no_time_window_links", "incidents were tied to deployments only when they name them "
             "(no time-window linkage)", rules={"incident_link_window": "0s"},
             metrics=("change_failure_rate", "recovery")),
@@ -108,6 +120,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("mean_instead_of_percentile", "a mean was reported instead of the percentile",
             derive=lambda r: pl.concat([_mean_lead_time(r), _mean_recovery(r)]),
             metrics=("lead_time", "recovery")),
+    Variant("median_instead_of_p90", "the median was reported instead of the 90th percentile",
+            derive=_median_as_p90, metrics=("lead_time_p90", "recovery_time_p90")),
     Variant("deployment_days", "days with a deployment were counted instead of deployments",
             derive=_deployment_days, metrics=("deployment",)),
 ]}
@@ -118,7 +132,16 @@ def _decimals(x: float) -> int:
     return min(len(text.split(".")[1]) if "." in text else 0, 6)
 
 
+def _agrees(reported: float, value: float) -> bool:
+    """The same figure to four significant digits."""
+    if reported == value:
+        return True
+    scale = max(abs(reported), abs(value))
+    return abs(reported - value) <= 5e-5 * scale
+
+
 def _reproduces(reported: float, value: float | None) -> bool:
+    """``value`` gives ``reported`` once rounded to the precision the team reported."""
     if value is None:
         return False
     return abs(round(value, _decimals(reported)) - reported) < 1e-9 or abs(value - reported) < 1e-9
@@ -170,13 +193,18 @@ def reconcile(tables: dict[str, pl.DataFrame], policy: Policy, *, results: Resul
             r["explanation"] = ("no recomputed figure: the evidence holds no counted data for this "
                                 "group and period")
             r["variants"] = ""
-        elif _reproduces(rv, cv):
+        elif _agrees(rv, cv):
             r["status"], r["variants"] = "match", ""
             r["explanation"] = "the reported figure matches the evidence under the policy"
         else:
             within = abs(rv - cv) <= max(absol, rel * abs(cv))
             r["status"] = "within_tolerance" if within else "discrepancy"
-            pending.append(r)
+            if _reproduces(rv, cv):
+                r["variants"] = "rounding"
+                r["explanation"] = (f"reported {rv:g}, recomputed {cv:.6g}: the reported figure is "
+                                    f"the recomputed one rounded to {_decimals(rv)} decimal(s)")
+            else:
+                pending.append(r)
     if pending:
         _explain(pending, tables, policy, res, rep)
     out = pl.DataFrame(rows, schema_overrides=cols).select(list(cols))
@@ -185,6 +213,18 @@ def reconcile(tables: dict[str, pl.DataFrame], policy: Policy, *, results: Resul
 
 def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.DataFrame) -> None:
     cache: dict[tuple[str, ...], dict[tuple, float | None]] = {}
+    # variants only need the groups, environments and period kinds of the open rows
+    services_of_team = tables["services"].select("service", "team") if "services" in tables else None
+    wanted = {r["service"] for r in pending if r["service"]}
+    teams = {r["team"] for r in pending if not r["service"] and r["team"]}
+    if services_of_team is not None and teams:
+        wanted |= set(services_of_team.filter(pl.col("team").is_in(list(teams)))["service"])
+    kinds = {"month" if len(r["period"]) == 7 and "-Q" not in r["period"]
+             else "quarter" if "-Q" in r["period"] else "year" for r in pending}
+    scope = {"environments": sorted({r["environment"] for r in pending}),
+             "period_kinds": sorted(kinds), "levels": ["service", "team"],
+             "services": sorted(wanted) if (wanted and not any(
+                 not r["service"] and not r["team"] for r in pending)) else None}
 
     def figures(names: tuple[str, ...]) -> dict[tuple, float | None]:
         if names in cache:
@@ -195,7 +235,7 @@ def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.
             v = VARIANTS[n]
             overrides.update(v.rules or {})
             derive = v.derive or derive
-        r = res if not overrides else recompute(tables, _with_rules(policy, overrides))
+        r = res if not overrides else recompute(tables, _with_rules(policy, overrides), **scope)
         frame = derive(r) if derive else _lookup_frame(r)
         frame = frame.select(*_KEYS, "value")
         joined = _join(rep, frame, "v")

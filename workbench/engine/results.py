@@ -37,9 +37,7 @@ Frames and their columns
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -49,19 +47,29 @@ __all__ = ["Results", "JSON_SCHEMA_VERSION", "frame_records"]
 JSON_SCHEMA_VERSION = 1
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return None
-        return round(v, 10)
-    if isinstance(v, datetime):
-        return v.isoformat().replace("+00:00", "Z")
-    return v
-
-
 def frame_records(df: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows of ``df`` as JSON-ready dicts (floats rounded to 10 places, UTC ISO times)."""
-    return [{k: _jsonable(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
+    """Rows of ``df`` as JSON-ready dicts: floats rounded to 10 places (NaN and
+    infinities become null), timestamps as ISO 8601 UTC with ``Z``."""
+    if df.width == 0:
+        return []
+    exprs = []
+    for name, dtype in df.schema.items():
+        c = pl.col(name)
+        if dtype.is_float():
+            exprs.append(pl.when(c.is_finite()).then(c.round(10)).otherwise(None).alias(name))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(c.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
+                         .str.replace(r"\.000000Z$", "Z").alias(name)
+                         if dtype.time_zone else c.dt.strftime("%Y-%m-%dT%H:%M:%S%.f").alias(name))
+        elif isinstance(dtype, pl.Duration):
+            exprs.append((c.dt.total_microseconds() / 3.6e9).round(10).alias(name))
+        else:
+            exprs.append(c)
+    return df.select(exprs).to_dicts()
+
+
+def _dump(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, allow_nan=False)
 
 
 @dataclass
@@ -101,6 +109,18 @@ class Results:
         }
 
     def to_json(self) -> str:
-        """Deterministic JSON: same inputs and policy -> byte-identical text."""
-        return json.dumps(self.to_dict(), indent=1, sort_keys=False, ensure_ascii=False,
-                          allow_nan=False) + "\n"
+        """Deterministic JSON: same inputs and policy -> byte-identical text.
+
+        One record per line inside each list, so the file diffs well and is written
+        by the C encoder (an indented dump of 50,000 records is ten times slower)."""
+        items = list(self.to_dict().items())
+        lines = ["{"]
+        for i, (k, v) in enumerate(items):
+            sep = "," if i < len(items) - 1 else ""
+            if isinstance(v, list) and v:
+                body = ",\n  ".join(_dump(r) for r in v)
+                lines.append(f" {_dump(k)}: [\n  {body}\n ]{sep}")
+            else:
+                lines.append(f" {_dump(k)}: {_dump(v)}{sep}")
+        lines.append("}")
+        return "\n".join(lines) + "\n"

@@ -195,8 +195,9 @@ def _validate(data: dict, text: str, file: str | None) -> tuple[SLO, ...]:
         except PolicyError:
             raise err(f"{rules['incident_link_window']!r} is not a duration like 30m, 2h, 1d",
                       "rules.incident_link_window") from None
-    if not isinstance(rules.get("feature_flagged_counts", True), bool):
-        raise err("must be true or false", "rules.feature_flagged_counts")
+    for flag in ("feature_flagged_counts", "failure_from_incidents"):
+        if not isinstance(rules.get(flag, True), bool):
+            raise err("must be true or false", f"rules.{flag}")
     for name, cal in data.get("calendars", {}).items():
         if not isinstance(cal, dict) or "timezone" not in cal:
             raise err("a calendar needs a timezone", f"calendars.{name}.timezone")
