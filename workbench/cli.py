@@ -135,13 +135,15 @@ def cmd_reconcile(a: argparse.Namespace) -> int:
     return 0
 
 
-def _signer(key: str | None):
+def _signer(key: str | None, passphrase: bytes | None = None):
     from .audit.signing import demo_key, load_signer
 
     if key is None:
         return load_signer(demo_key(), b"")
     env = os.environ.get("WORKBENCH_KEY_PASSPHRASE")
-    if env is not None:
+    if passphrase is not None:
+        pw = passphrase
+    elif env is not None:
         pw = env.encode()
     elif sys.stdin.isatty():
         pw = getpass.getpass(f"passphrase for {key}: ").encode()
@@ -151,15 +153,17 @@ def _signer(key: str | None):
 
 
 def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | None,
-                 xlsx: str | None, key: str | None, progress=None, computed=None) -> list[Path]:
+                 xlsx: str | None, key: str | None, progress=None, computed=None,
+                 passphrase: bytes | None = None) -> list[Path]:
     """Write the signed PDF and/or Excel report; returns the paths.  ``computed`` is a
-    ``(policy, results)`` pair already computed for this workspace, else it recomputes."""
+    ``(policy, results)`` pair already computed for this workspace, else it recomputes.
+    ``passphrase`` unlocks ``key`` (else $WORKBENCH_KEY_PASSPHRASE, else a prompt)."""
     from .reports.excel import render_xlsx
     from .reports.model import build_report_model
     from .reports.pdf import render_pdf
 
     policy, res = computed or _recompute(ws, policy_path, period, progress)
-    signer = _signer(key)
+    signer = _signer(key, passphrase)
     model = build_report_model(res, policy, ws.manifest(), ws.evidence_root(), period=period,
                                scope=f"workspace {ws.path.name}", signer_is_demo=signer.is_demo)
     out = []
