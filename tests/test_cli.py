@@ -83,3 +83,16 @@ def test_unknown_policy_key_value_exits_2(tmp_path, capsys):
     p.write_text('[rules]\nrecovery_to = "whenever"\n')
     assert main(["recompute", "-w", ws, "--policy", str(p)]) == 2
     assert "rules.recovery_to" in capsys.readouterr().err
+
+
+def test_ledger_command_proves_a_file(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["import", str(HANDMADE), "-w", ws])
+    main(["recompute", "-w", ws])
+    capsys.readouterr()
+    assert main(["ledger", "-w", ws, "--proof", str(HANDMADE / "incidents.csv")]) == 0
+    proof = json.loads(capsys.readouterr().out)
+    assert proof["index"] == 2 and proof["tree_size"] == 6      # 5 files + the policy
+    assert main(["ledger", "-w", ws, "--consistency", "5", "6"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["path"]) >= 1
+    assert main(["ledger", "-w", ws, "--proof", "00" * 32]) == 2

@@ -86,7 +86,7 @@ def test_access_log_is_hash_chained(handmade_ws, tmp_path):
 def test_wal_mode_and_schema_version(handmade_ws, tmp_path):
     con = sqlite3.connect(tmp_path / "ws" / "workspace.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1"
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
     con.close()
 
 
@@ -108,4 +108,42 @@ def test_encodings_and_empty_files(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
         ws.import_paths([empty])
+    ws.close()
+
+
+def test_ledger_records_evidence_policy_and_reports_with_proofs(handmade_ws):
+    from workbench.audit.merkle import verify_consistency, verify_inclusion
+    from workbench.workspace import ledger_leaf
+    from workbench.audit.merkle import leaf_hash
+
+    man = handmade_ws.manifest()
+    size_before = len(handmade_ws.ledger())
+    assert [e["sha256"] for e in handmade_ws.ledger()] == [m.sha256 for m in man]
+    assert handmade_ws.record("policy", "ab" * 32, "default v1")
+    assert not handmade_ws.record("policy", "ab" * 32, "default v1")     # once only
+    assert handmade_ws.record("report", "cd" * 32, "report.pdf")
+    proof = handmade_ws.inclusion_proof(man[2].sha256)
+    assert proof["tree_size"] == 7 and proof["index"] == 2
+    assert verify_inclusion(leaf_hash(ledger_leaf("evidence", man[2].sha256)), 2, 7,
+                            [bytes.fromhex(p) for p in proof["path"]], bytes.fromhex(proof["root"]))
+    cons = handmade_ws.consistency_proof(size_before)
+    assert cons["root1"] == handmade_ws.ledger_root(size_before)
+    assert verify_consistency(size_before, 7, bytes.fromhex(cons["root1"]),
+                              bytes.fromhex(cons["root2"]), [bytes.fromhex(p) for p in cons["path"]])
+    origin, size, root_b64 = handmade_ws.checkpoint("test").splitlines()
+    import base64
+    assert (origin, size) == ("test", "7")
+    assert base64.b64decode(root_b64).hex() == handmade_ws.ledger_root()
+
+
+def test_schema_1_workspace_is_migrated(handmade_ws, tmp_path):
+    handmade_ws.close()
+    con = sqlite3.connect(tmp_path / "ws" / "workspace.sqlite")
+    con.execute("DELETE FROM ledger")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    ws = Workspace.open(tmp_path / "ws")
+    assert [e["sha256"] for e in ws.ledger()] == [m.sha256 for m in ws.manifest()]
+    ws.verify()
     ws.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import hashlib
 import json
 import os
 import sys
@@ -56,6 +57,8 @@ def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
     from .engine.reconcile import reconcile
 
     policy = load_policy(policy_path)
+    ws.record("policy", policy.sha256, f"{policy.data.get('name', 'policy')} v{policy.version}"
+              + (f" ({policy.path})" if policy.path else ""))
     tables = ws.tables()
     res = recompute(tables, policy, period=period, evidence_root=ws.evidence_root(),
                     progress=progress)
@@ -173,6 +176,8 @@ def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | Non
     if xlsx:
         render_xlsx(model, Path(xlsx), signer, progress=progress)
         out.append(Path(xlsx))
+    for f in out:
+        ws.record("report", hashlib.sha256(f.read_bytes()).hexdigest(), f.name)
     ws.log("export", {"files": [str(p) for p in out], "demo_key": signer.is_demo},
            policy_sha256=policy.sha256)
     return out
@@ -209,6 +214,24 @@ def cmd_verify(a: argparse.Namespace) -> int:
     if not result.ok:
         raise IntegrityError(f"{a.file}: verification FAILED")
     print(f"{a.file}: verified")
+    return 0
+
+
+def cmd_ledger(a: argparse.Namespace) -> int:
+    with _open_ws(a.workspace, create=False) as ws:
+        if a.proof:
+            sha = a.proof
+            if Path(sha).is_file():
+                sha = hashlib.sha256(Path(sha).read_bytes()).hexdigest()
+            out = ws.inclusion_proof(sha, kind=a.kind)
+        elif a.consistency:
+            out = ws.consistency_proof(a.consistency[0], a.consistency[1])
+        elif a.checkpoint:
+            print(ws.checkpoint(), end="")
+            return 0
+        else:
+            out = {"size": len(ws.ledger()), "root": ws.ledger_root(), "entries": ws.ledger()}
+    print(json.dumps(out, indent=1))
     return 0
 
 
@@ -301,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?")
     s.add_argument("--workspace", "-w")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("ledger", help="the evidence ledger: entries, proofs, checkpoint")
+    s.add_argument("--workspace", "-w", required=True)
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--proof", metavar="FILE|SHA256", help="inclusion proof of a file or hash")
+    g.add_argument("--consistency", nargs=2, type=int, metavar=("SIZE1", "SIZE2"),
+                   help="consistency proof between two ledger sizes")
+    g.add_argument("--checkpoint", action="store_true", help="print a checkpoint (origin, size, root)")
+    s.add_argument("--kind", default="evidence", choices=("evidence", "policy", "report"))
+    s.set_defaults(func=cmd_ledger)
 
     s = sub.add_parser("demo", help="sample data -> workspace -> signed PDF + Excel, headless")
     s.add_argument("--out", required=True)

@@ -29,15 +29,27 @@ from typing import Any
 
 import polars as pl
 
+from ..audit.merkle import consistency_proof as _consistency_proof
 from ..audit.merkle import evidence_root as _merkle_evidence_root
+from ..audit.merkle import inclusion_proof as _inclusion_proof
+from ..audit.merkle import leaf_hash, root_from_hashes
 from ..errors import IntegrityError, WorkspaceError
 from ..ingest import ImportReport, parse_paths
 from ..progress import Progress, step
 from ..schema import TABLES, empty
 
-__all__ = ["Workspace", "EvidenceFile", "SCHEMA_VERSION"]
+__all__ = ["Workspace", "EvidenceFile", "SCHEMA_VERSION", "LEDGER_KINDS", "ledger_leaf"]
 
-SCHEMA_VERSION = 1
+#: what the ledger records.  A leaf's data is ``kind`` as ASCII, a zero byte and the
+#: 32-byte SHA-256 of the thing recorded (file bytes; for a policy, its canonical JSON).
+LEDGER_KINDS = ("evidence", "policy", "report")
+
+
+def ledger_leaf(kind: str, sha256_hex: str) -> bytes:
+    """The leaf data of a ledger entry (RFC 6962 hashes it as SHA-256(0x00 || data))."""
+    return kind.encode("ascii") + b"\x00" + bytes.fromhex(sha256_hex)
+
+SCHEMA_VERSION = 2   # 1 -> 2: the ledger table (backfilled from the evidence table)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,6 +73,14 @@ CREATE TABLE IF NOT EXISTS imports (
     source_tz TEXT,
     added INTEGER NOT NULL,
     skipped INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    idx INTEGER PRIMARY KEY,               -- 0-based leaf index of the ledger Merkle tree
+    kind TEXT NOT NULL,                    -- evidence | policy | report
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at TEXT NOT NULL,
+    UNIQUE (kind, sha256)
 );
 CREATE TABLE IF NOT EXISTS access_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -152,6 +172,8 @@ class Workspace:
             elif int(row[0]) > SCHEMA_VERSION:
                 raise WorkspaceError(
                     f"{p} was written by a newer workbench (schema {row[0]} > {SCHEMA_VERSION})")
+            elif int(row[0]) < SCHEMA_VERSION:
+                _migrate(conn, int(row[0]))
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"{db} is not a usable workspace database: {exc}") from None
         (p / "evidence" / "sources").mkdir(parents=True, exist_ok=True)
@@ -247,6 +269,7 @@ class Workspace:
                     (pos, pf.sha256, pf.path.name, pf.format, len(pf.data), now,
                      json.dumps({t: d.height for t, d in pf.tables.items()}),
                      json.dumps(parquet), json.dumps(pf.report.to_dict(), default=str)))
+                self._append_leaf(cur, "evidence", pf.sha256, pf.path.name, now)
                 pos += 1
             cur.execute(
                 "INSERT INTO imports (at, user, paths_json, format, source_tz, added, skipped) "
@@ -288,6 +311,76 @@ class Workspace:
         self._tables_cache = (root, out)
         return out
 
+    # ---- ledger (every imported file, policy version and report) --------
+    @staticmethod
+    def _append_leaf(cur: sqlite3.Cursor, kind: str, sha256: str, name: str, at: str) -> bool:
+        if kind not in LEDGER_KINDS:
+            raise ValueError(f"unknown ledger kind {kind!r}")
+        known = cur.execute("SELECT 1 FROM ledger WHERE kind=? AND sha256=?", (kind, sha256)).fetchone()
+        if known:
+            return False
+        idx = cur.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger").fetchone()[0]
+        cur.execute("INSERT INTO ledger VALUES (?,?,?,?,?)", (idx, kind, sha256, name, at))
+        return True
+
+    def record(self, kind: str, sha256: str, name: str) -> bool:
+        """Add a policy version or a report to the ledger (once); True if it was new."""
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            added = self._append_leaf(cur, kind, sha256, name, _now())
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return added
+
+    def ledger(self) -> list[dict[str, Any]]:
+        cols = ["idx", "kind", "sha256", "name", "at"]
+        return [dict(zip(cols, r)) for r in self._conn.execute(
+            f"SELECT {', '.join(cols)} FROM ledger ORDER BY idx")]
+
+    def _ledger_hashes(self, size: int | None = None) -> list[bytes]:
+        hs = [leaf_hash(ledger_leaf(e["kind"], e["sha256"])) for e in self.ledger()]
+        return hs if size is None else hs[:size]
+
+    def ledger_root(self, size: int | None = None) -> str:
+        hs = self._ledger_hashes()
+        if size is not None and not 0 <= size <= len(hs):
+            raise WorkspaceError(f"the ledger has {len(hs)} entries, not {size}")
+        return root_from_hashes(hs if size is None else hs[:size]).hex()
+
+    def inclusion_proof(self, sha256: str, kind: str = "evidence") -> dict[str, Any]:
+        """Proof that ``sha256`` is in the current ledger tree (RFC 6962 audit path)."""
+        entries = self.ledger()
+        match = [e for e in entries if e["sha256"] == sha256 and e["kind"] == kind]
+        if not match:
+            raise WorkspaceError(f"{kind} {sha256} is not in the ledger")
+        hs = self._ledger_hashes()
+        idx = match[0]["idx"]
+        return {"kind": kind, "sha256": sha256, "name": match[0]["name"], "index": idx,
+                "tree_size": len(hs), "root": root_from_hashes(hs).hex(),
+                "leaf_hash": hs[idx].hex(), "path": [p.hex() for p in _inclusion_proof(hs, idx)]}
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> dict[str, Any]:
+        """Proof that the ledger at ``size1`` is a prefix of the ledger at ``size2``."""
+        hs = self._ledger_hashes()
+        size2 = len(hs) if size2 is None else size2
+        if not 0 < size1 <= size2 <= len(hs):
+            raise WorkspaceError(f"need 0 < size1 <= size2 <= {len(hs)} (ledger entries)")
+        return {"size1": size1, "size2": size2, "root1": root_from_hashes(hs[:size1]).hex(),
+                "root2": root_from_hashes(hs[:size2]).hex(),
+                "path": [p.hex() for p in _consistency_proof(hs[:size2], size1)]}
+
+    def checkpoint(self, origin: str | None = None) -> str:
+        """A checkpoint of the ledger (origin, size, root) in the transparency-log
+        note format: three lines, the root in base64."""
+        import base64
+
+        hs = self._ledger_hashes()
+        origin = origin or f"release-sla-workbench/{self.path.resolve().name}"
+        return f"{origin}\n{len(hs)}\n{base64.b64encode(root_from_hashes(hs)).decode()}\n"
+
     # ---- verification ---------------------------------------------------
     def verify(self) -> list[str]:
         """Recompute every hash.  Returns lines describing what was checked; raises
@@ -309,8 +402,13 @@ class Workspace:
                     raise IntegrityError(
                         f"canonical table {table} of {ev.name} changed or is missing ({tp.name})")
             lines.append(f"ok  {ev.sha256}  {ev.name}")
+        ledger_ev = [e["sha256"] for e in self.ledger() if e["kind"] == "evidence"]
+        if ledger_ev != [e.sha256 for e in self.manifest()]:
+            raise IntegrityError("the ledger's evidence entries do not match the evidence table")
         self._verify_log()
-        lines.append(f"evidence_root {self.evidence_root()} over {len(lines)} files")
+        n = len(lines)
+        lines.append(f"ledger root {self.ledger_root()} over {len(self.ledger())} entries")
+        lines.append(f"evidence_root {self.evidence_root()} over {n} files")
         return lines
 
     # ---- access log (append-only, hash-chained) -------------------------
@@ -355,6 +453,23 @@ class Workspace:
             if e["prev_hash"] != prev or e["hash"] != h:
                 raise IntegrityError(f"access log entry {e['id']} ({e['action']}) was changed")
             prev = h
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older workspace up to SCHEMA_VERSION in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version < 2:
+            rows = conn.execute("SELECT position, sha256, name, imported_at FROM evidence "
+                                "ORDER BY position").fetchall()
+            for i, (_, sha, name, at) in enumerate(rows):
+                conn.execute("INSERT OR IGNORE INTO ledger VALUES (?,?,?,?,?)",
+                             (i, "evidence", sha, name, at))
+        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _file_sha256(path: Path) -> str:
