@@ -235,6 +235,26 @@ def cmd_ledger(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(a: argparse.Namespace) -> int:
+    from .audit.sampling import draw_sample, population, write_sample_xlsx
+
+    with _open_ws(a.workspace, create=False) as ws:
+        policy, res = _recompute(ws, a.policy, None)
+        frame, id_col = population(res, ws.tables(), a.population)
+        s = draw_sample(frame, id_column=id_col, name=a.population, seed=a.seed, risk=a.risk,
+                        tolerable=a.tolerable, expected=a.expected)
+        if a.xlsx:
+            write_sample_xlsx(s, a.xlsx)
+        if a.json:
+            _write_atomic(Path(a.json), json.dumps(s.to_dict(), indent=1) + "\n")
+        ws.log("sample", s.to_dict() | {"items": len(s.items)}, policy_sha256=policy.sha256)
+    print(s.method())
+    for p in (a.xlsx, a.json):
+        if p:
+            print(f"wrote {p}")
+    return 0
+
+
 def run_demo(out: Path, *, progress=None) -> dict[str, Path]:
     """sample_data -> workspace -> figures JSON -> signed PDF + Excel (headless)."""
     from .paths import sample_data_dir
@@ -334,6 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint", action="store_true", help="print a checkpoint (origin, size, root)")
     s.add_argument("--kind", default="evidence", choices=("evidence", "policy", "report"))
     s.set_defaults(func=cmd_ledger)
+
+    s = sub.add_parser("sample", help="draw a reproducible attribute sample for testing controls")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--population", default="changes",
+                   choices=("changes", "production_deployments"))
+    s.add_argument("--risk", type=float, default=0.05, help="risk of overreliance (1 - confidence)")
+    s.add_argument("--tolerable", type=float, default=0.05, help="tolerable deviation rate")
+    s.add_argument("--expected", type=float, default=0.0, help="expected deviation rate")
+    s.add_argument("--seed", type=int, required=True, help="stated seed; the same seed redraws the same sample")
+    s.add_argument("--xlsx", help="write the sample as a sheet to tick")
+    s.add_argument("--json", help="write the sample as JSON")
+    s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("demo", help="sample data -> workspace -> signed PDF + Excel, headless")
     s.add_argument("--out", required=True)
