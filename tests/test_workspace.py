@@ -86,7 +86,7 @@ def test_access_log_is_hash_chained(handmade_ws, tmp_path):
 def test_wal_mode_and_schema_version(handmade_ws, tmp_path):
     con = sqlite3.connect(tmp_path / "ws" / "workspace.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
     con.close()
 
 

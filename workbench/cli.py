@@ -202,6 +202,12 @@ def cmd_verify(a: argparse.Namespace) -> int:
         return 0
     if not a.file:
         raise WorkbenchError("give a report file to verify, or --workspace W")
+    if a.file.lower().endswith(".zip"):
+        from .audit.retention import check_or_raise
+
+        print("\n".join(check_or_raise(a.file)))
+        print(f"{a.file}: verified")
+        return 0
     from .reports.verify import verify_file
 
     root = None
@@ -252,6 +258,46 @@ def cmd_sample(a: argparse.Namespace) -> int:
     for p in (a.xlsx, a.json):
         if p:
             print(f"wrote {p}")
+    return 0
+
+
+def cmd_retention(a: argparse.Namespace) -> int:
+    from datetime import date
+
+    from .audit.retention import archive, plan
+    from .policy import load_policy
+
+    policy = load_policy(a.policy)
+    as_of = date.fromisoformat(a.as_of) if a.as_of else date.today()
+    with _open_ws(a.workspace, create=False) as ws:
+        decisions = plan(ws, policy, as_of=as_of)
+        for d in decisions:
+            print(f"{'PURGE' if d.eligible else 'keep '}  {d.name:28} {d.reason}")
+        eligible = [d.sha256 for d in decisions if d.eligible]
+        if a.json:
+            _write_atomic(Path(a.json), json.dumps([d.to_dict() for d in decisions], indent=1) + "\n")
+        if not a.purge:
+            print(f"{len(eligible)} file(s) may be purged on {as_of}; run with --purge --archive B.zip to do it")
+            return 0
+        if not eligible:
+            print("nothing to purge")
+            return 0
+        if not a.archive:
+            raise WorkbenchError("--purge needs --archive BUNDLE.zip: evidence is archived before it is purged")
+        path, digest = archive(ws, a.archive, sha256s=eligible, policy_sha256=policy.sha256)
+        names = ws.purge(eligible, policy_sha256=policy.sha256,
+                         reason=f"retention of {policy.data.get('retention', {}).get('keep_days', 2557)} days "
+                                f"ended (as of {as_of})", archive_sha256=digest)
+    print(f"archived to {path} (sha256 {digest}); purged {len(names)} file(s)")
+    return 0
+
+
+def cmd_archive(a: argparse.Namespace) -> int:
+    from .audit.retention import archive
+
+    with _open_ws(a.workspace, create=False) as ws:
+        path, digest = archive(ws, a.out, period=a.period)
+    print(f"wrote {path} (sha256 {digest})")
     return 0
 
 
@@ -367,6 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--xlsx", help="write the sample as a sheet to tick")
     s.add_argument("--json", help="write the sample as JSON")
     s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("archive", help="archive a period's evidence to a self-contained, verifiable bundle")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--period", help="2026-07, 2026-Q3 or 2026 (default: everything)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_archive)
+
+    s = sub.add_parser("retention", help="what the retention policy lets you purge; archive and purge it")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--as-of", help="date to judge retention on (default today), YYYY-MM-DD")
+    s.add_argument("--purge", action="store_true")
+    s.add_argument("--archive", help="bundle to write before purging")
+    s.add_argument("--json")
+    s.set_defaults(func=cmd_retention)
 
     s = sub.add_parser("demo", help="sample data -> workspace -> signed PDF + Excel, headless")
     s.add_argument("--out", required=True)

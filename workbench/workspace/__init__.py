@@ -49,7 +49,8 @@ def ledger_leaf(kind: str, sha256_hex: str) -> bytes:
     """The leaf data of a ledger entry (RFC 6962 hashes it as SHA-256(0x00 || data))."""
     return kind.encode("ascii") + b"\x00" + bytes.fromhex(sha256_hex)
 
-SCHEMA_VERSION = 2   # 1 -> 2: the ledger table (backfilled from the evidence table)
+SCHEMA_VERSION = 3   # 1 -> 2: the ledger table (backfilled from the evidence table)
+                     # 2 -> 3: the purged table (created empty)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,6 +82,13 @@ CREATE TABLE IF NOT EXISTS ledger (
     name TEXT NOT NULL,
     at TEXT NOT NULL,
     UNIQUE (kind, sha256)
+);
+CREATE TABLE IF NOT EXISTS purged (
+    sha256 TEXT PRIMARY KEY,               -- an evidence file whose bytes were purged
+    at TEXT NOT NULL,
+    policy_sha256 TEXT NOT NULL,           -- the policy whose retention rule allowed it
+    reason TEXT NOT NULL,
+    archive_sha256 TEXT                    -- the bundle that keeps a copy, if any
 );
 CREATE TABLE IF NOT EXISTS access_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -291,11 +299,13 @@ class Workspace:
 
         When two evidence files hold a row with the same key (a newer export of
         the same records) the row of the later import is used."""
-        root = self.evidence_root()
+        root = self.evidence_root() + ":" + ",".join(sorted(self.purged()))
         if self._tables_cache and self._tables_cache[0] == root:
             return self._tables_cache[1]
         parts: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
-        for (pj,) in self._conn.execute("SELECT parquet_json FROM evidence ORDER BY position"):
+        for (pj,) in self._conn.execute(
+                "SELECT parquet_json FROM evidence WHERE sha256 NOT IN (SELECT sha256 FROM purged) "
+                "ORDER BY position"):
             for table, psha in json.loads(pj).items():
                 parts[table].append(pl.read_parquet(self.table_path(psha)))
         out: dict[str, pl.DataFrame] = {}
@@ -381,12 +391,70 @@ class Workspace:
         origin = origin or f"release-sla-workbench/{self.path.resolve().name}"
         return f"{origin}\n{len(hs)}\n{base64.b64encode(root_from_hashes(hs)).decode()}\n"
 
+    # ---- retention -------------------------------------------------------
+    def purged(self) -> dict[str, dict[str, Any]]:
+        cols = ["sha256", "at", "policy_sha256", "reason", "archive_sha256"]
+        return {r[0]: dict(zip(cols, r)) for r in self._conn.execute(
+            f"SELECT {', '.join(cols)} FROM purged")}
+
+    def purge(self, sha256s: list[str], *, policy_sha256: str, reason: str,
+              archive_sha256: str | None = None) -> list[str]:
+        """Delete the bytes of evidence files under a retention policy.  Their ledger
+        entries and digests stay, so ``evidence_root`` and every report that cites it
+        still verify; the purge itself is recorded (and logged) first, then the files
+        are removed.  Returns the names purged."""
+        known = {e.sha256: e for e in self.manifest()}
+        missing = [s for s in sha256s if s not in known]
+        if missing:
+            raise WorkspaceError(f"not evidence of this workspace: {missing[0]}")
+        already = self.purged()
+        todo = [s for s in sha256s if s not in already]
+        now = _now()
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for s in todo:
+                cur.execute("INSERT INTO purged VALUES (?,?,?,?,?)",
+                            (s, now, policy_sha256, reason, archive_sha256))
+            self._log(cur, "purge", json.dumps({"files": todo, "reason": reason,
+                                                "archive": archive_sha256}), policy_sha256)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        still_used = {json.loads(r[0]).get(t) for r in self._conn.execute(
+            "SELECT parquet_json FROM evidence WHERE sha256 NOT IN (SELECT sha256 FROM purged)")
+            for t in TABLES}
+        for s in todo:
+            self.source_path(s).unlink(missing_ok=True)
+            (pj,) = self._conn.execute("SELECT parquet_json FROM evidence WHERE sha256=?",
+                                       (s,)).fetchone()
+            for psha in json.loads(pj).values():
+                if psha not in still_used:
+                    self.table_path(psha).unlink(missing_ok=True)
+        self._tables_cache = None
+        return [known[s].name for s in todo]
+
+    def evidence_tables(self, sha256: str) -> dict[str, pl.DataFrame]:
+        """The canonical tables one evidence file gave."""
+        row = self._conn.execute("SELECT parquet_json FROM evidence WHERE sha256=?", (sha256,)).fetchone()
+        if row is None:
+            raise WorkspaceError(f"not evidence of this workspace: {sha256}")
+        return {t: pl.read_parquet(self.table_path(p)) for t, p in json.loads(row[0]).items()}
+
     # ---- verification ---------------------------------------------------
     def verify(self) -> list[str]:
         """Recompute every hash.  Returns lines describing what was checked; raises
         IntegrityError naming the first file that changed or is missing."""
         lines = []
+        purged = self.purged()
         for ev in self.manifest():
+            if ev.sha256 in purged:
+                p = purged[ev.sha256]
+                lines.append(f"purged {ev.sha256}  {ev.name}  on {p['at']} under policy "
+                             f"{p['policy_sha256'][:16]}… ({p['reason']})"
+                             + (f"; archived in {p['archive_sha256'][:16]}…" if p["archive_sha256"] else ""))
+                continue
             src = self.source_path(ev.sha256)
             if not src.exists():
                 raise IntegrityError(f"evidence file {ev.name} ({ev.sha256}) is missing from {src}")
@@ -459,6 +527,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring an older workspace up to SCHEMA_VERSION in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if version < 3:
+            conn.execute("CREATE TABLE IF NOT EXISTS purged (sha256 TEXT PRIMARY KEY, at TEXT NOT NULL, "
+                         "policy_sha256 TEXT NOT NULL, reason TEXT NOT NULL, archive_sha256 TEXT)")
         if version < 2:
             rows = conn.execute("SELECT position, sha256, name, imported_at FROM evidence "
                                 "ORDER BY position").fetchall()
