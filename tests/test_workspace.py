@@ -147,3 +147,22 @@ def test_schema_1_workspace_is_migrated(handmade_ws, tmp_path):
     assert [e["sha256"] for e in ws.ledger()] == [m.sha256 for m in ws.manifest()]
     ws.verify()
     ws.close()
+
+
+def test_extension_tables_and_atomic_records(handmade_ws):
+    handmade_ws.ensure_schema("demo", 2, {1: "CREATE TABLE demo_t (a TEXT)",
+                                          2: "ALTER TABLE demo_t ADD COLUMN b TEXT"})
+    handmade_ws.ensure_schema("demo", 2, {})          # already there: nothing to do
+    n = len(handmade_ws.access_log())
+    with pytest.raises(RuntimeError):
+        with handmade_ws.transaction() as cur:
+            cur.execute("INSERT INTO demo_t VALUES ('x', 'y')")
+            handmade_ws.log_in(cur, "demo", {"a": "x"})
+            raise RuntimeError("boom")
+    assert handmade_ws.query("SELECT COUNT(*) FROM demo_t") == [(0,)]
+    assert len(handmade_ws.access_log()) == n          # the log entry rolled back too
+    with handmade_ws.transaction() as cur:
+        cur.execute("INSERT INTO demo_t VALUES ('x', 'y')")
+        handmade_ws.log_in(cur, "demo", {"a": "x"})
+    assert handmade_ws.query("SELECT a, b FROM demo_t") == [("x", "y")]
+    handmade_ws.verify()                                # the hash chain still holds

@@ -348,6 +348,22 @@ def cmd_gui(a: argparse.Namespace) -> int:
 
 
 # ---- parser -----------------------------------------------------------------
+#: modules that add their own subcommands with ``register_commands(subparsers)``;
+#: each command's function takes the argparse namespace and returns an exit code
+COMMAND_MODULES = ("workbench.governance.commands",)
+
+
+def _command_plugins():
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue          # that part of the workbench is not installed
+            raise
+        yield mod.register_commands
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -440,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--width", type=int, default=1400)
     s.add_argument("--height", type=int, default=900)
     s.set_defaults(func=cmd_screenshot)
+
+    for register in _command_plugins():
+        register(sub)
 
     s = sub.add_parser("gui", help="open the desktop workbench")
     s.add_argument("--workspace", "-w")

@@ -15,6 +15,7 @@ every file before it writes anything, so bad input changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import io
@@ -478,6 +479,48 @@ class Workspace:
         lines.append(f"ledger root {self.ledger_root()} over {len(self.ledger())} entries")
         lines.append(f"evidence_root {self.evidence_root()} over {n} files")
         return lines
+
+    # ---- extension API: other packages keep their records in this database
+    @contextlib.contextmanager
+    def transaction(self):
+        """``with ws.transaction() as cur:`` -- one IMMEDIATE transaction; commits on
+        success, rolls back on any exception (nothing half-written)."""
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def log_in(self, cur: sqlite3.Cursor, action: str, detail: dict[str, Any] | str = "",
+               policy_sha256: str | None = None) -> None:
+        """Append an access-log entry inside a transaction opened by :meth:`transaction`,
+        so a record and its log entry land together or not at all."""
+        text = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True, default=str)
+        self._log(cur, action, text, policy_sha256)
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read-only query helper for packages that keep their own tables here."""
+        return self._conn.execute(sql, params).fetchall()
+
+    def ensure_schema(self, component: str, version: int, migrations: dict[int, str]) -> None:
+        """Create or migrate a component's own tables.  ``migrations`` maps a target
+        version to the SQL script that brings the previous version to it (1 = create)."""
+        key = f"schema_version:{component}"
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        current = int(row[0]) if row else 0
+        if current > version:
+            raise WorkspaceError(f"{self.path}: {component} data was written by a newer workbench "
+                                 f"({current} > {version})")
+        if current == version:
+            return
+        with self.transaction() as cur:
+            for v in range(current + 1, version + 1):
+                for stmt in [x for x in migrations[v].split(";") if x.strip()]:
+                    cur.execute(stmt)
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(version)))
 
     # ---- access log (append-only, hash-chained) -------------------------
     def _log(self, cur: sqlite3.Cursor, action: str, detail: str,
