@@ -261,6 +261,22 @@ def cmd_sample(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perception(a: argparse.Namespace) -> int:
+    from .engine.perception import perception_gaps
+    from .engine.results import frame_records
+
+    with _open_ws(a.workspace, create=False) as ws:
+        policy, res = _recompute(ws, a.policy, None)
+        gaps = perception_gaps(ws.tables(), res, policy)
+    if a.json:
+        _write_atomic(Path(a.json), json.dumps(frame_records(gaps), indent=1) + "\n")
+    if gaps.height == 0:
+        print("no service's survey score disagrees with its SLA compliance")
+    for r in gaps.iter_rows(named=True):
+        print(f"{r['period']} {r['service']}: {r['verdict']} -- {r['explanation']}")
+    return 0
+
+
 def cmd_retention(a: argparse.Namespace) -> int:
     from datetime import date
 
@@ -429,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--xlsx", help="write the sample as a sheet to tick")
     s.add_argument("--json", help="write the sample as JSON")
     s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("perception", help="services whose survey scores disagree with their SLA compliance")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--json")
+    s.set_defaults(func=cmd_perception)
 
     s = sub.add_parser("archive", help="archive a period's evidence to a self-contained, verifiable bundle")
     s.add_argument("--workspace", "-w", required=True)
