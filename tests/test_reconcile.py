@@ -66,3 +66,22 @@ def test_unexplained_and_unknown(rec):
 def test_no_reported_table_gives_empty_frame(handmade_tables):
     out = reconcile(handmade_tables, default_policy())
     assert out.height == 0 and "explanation" in out.columns
+
+
+def test_peer_semantics_explain_reported_figures(handmade_tables):
+    """DevLake pins incidents on successful deployments with no window and measures
+    recovery to resolution: alpha's Q3 recovery p50 is 7 h there (3 h here).  Four
+    Keys only counts a deployment as failed when an incident names its commit: the
+    hand-made incidents name none, so its change failure rate is 0."""
+    reported = pl.DataFrame({
+        "period": ["2026-Q3", "2026-Q3"], "service": [None, None], "team": ["alpha", "alpha"],
+        "environment": ["production", "production"],
+        "metric": ["recovery_time_p50_h", "change_failure_rate"], "value": [7.0, 0.0],
+        "compliant": [None, None]}, schema_overrides={"service": pl.String, "compliant": pl.Boolean})
+    out = reconcile(dict(handmade_tables, reported=reported), default_policy())
+    got = {r["metric"]: r for r in out.iter_rows(named=True)}
+    assert got["recovery_time_p50_h"]["recomputed"] == pytest.approx(3.0)
+    assert got["recovery_time_p50_h"]["variants"] == "devlake_2023"
+    assert "Apache DevLake" in got["recovery_time_p50_h"]["explanation"]
+    assert got["change_failure_rate"]["variants"].startswith("four_keys") or \
+        "four_keys" in got["change_failure_rate"]["explanation"]

@@ -19,6 +19,7 @@ import polars as pl
 
 from ..policy import Policy
 from .compute import recompute
+from .peers import PEER_VARIANTS
 from .results import Results
 
 __all__ = ["reconcile", "VARIANTS", "Variant"]
@@ -33,9 +34,13 @@ class Variant:
     name: str
     sentence: str
     rules: dict | None = None                      # policy rule overrides, or
-    derive: Callable[[Results], pl.DataFrame] | None = None   # figures derived from the drill-down
+    #: figures derived from the results (and the tables) instead of a policy change
+    derive: Callable[[Results, dict], pl.DataFrame] | None = None
     #: metric id prefixes the variant can change (empty = all)
     metrics: tuple[str, ...] = ()
+    #: whether it may be combined with another variant (a peer tool's whole way of
+    #: counting is not combined with anything)
+    combines: bool = True
 
     def applies_to(self, metric: str) -> bool:
         return not self.metrics or metric.startswith(self.metrics)
@@ -71,6 +76,10 @@ def _mean_recovery(res: Results) -> pl.DataFrame:
     d = res.deployments.filter(pl.col("counted") & pl.col("failure"))
     g = _by_service_and_team(_periods(d, "finished_at"), [pl.col("recovery_h").mean().alias("value")])
     return pl.concat([g.with_columns(metric=pl.lit(m)) for m in ("recovery_time_p90_h", "recovery_time_p50_h")])
+
+
+def _peer(figures, tables: dict) -> pl.DataFrame:
+    return figures(tables, ["month", "quarter", "year"]).select(*_KEYS, "value")
 
 
 def _median_as_p90(res: Results) -> pl.DataFrame:
@@ -118,12 +127,14 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
             "median) instead of linear interpolation", rules={"percentile": "nearest_rank"},
             metrics=("lead_time", "recovery")),
     Variant("mean_instead_of_percentile", "a mean was reported instead of the percentile",
-            derive=lambda r: pl.concat([_mean_lead_time(r), _mean_recovery(r)]),
+            derive=lambda r, t: pl.concat([_mean_lead_time(r), _mean_recovery(r)]),
             metrics=("lead_time", "recovery")),
     Variant("median_instead_of_p90", "the median was reported instead of the 90th percentile",
-            derive=_median_as_p90, metrics=("lead_time_p90", "recovery_time_p90")),
+            derive=lambda r, t: _median_as_p90(r), metrics=("lead_time_p90", "recovery_time_p90")),
     Variant("deployment_days", "days with a deployment were counted instead of deployments",
-            derive=_deployment_days, metrics=("deployment",)),
+            derive=lambda r, t: _deployment_days(r), metrics=("deployment",)),
+    *[Variant(v.name, v.sentence, derive=lambda r, t, f=v.figures: _peer(f, t), combines=False)
+      for v in PEER_VARIANTS.values()],
 ]}
 
 
@@ -140,11 +151,18 @@ def _agrees(reported: float, value: float) -> bool:
     return abs(reported - value) <= 5e-5 * scale
 
 
-def _reproduces(reported: float, value: float | None) -> bool:
-    """``value`` gives ``reported`` once rounded to the precision the team reported."""
+def _reproduces(reported: float, value: float | None, tol: tuple[float, float] = (0.05, 0.005)) -> bool:
+    """``value`` gives ``reported`` once rounded (half a unit either way) to the
+    precision the team reported -- and is within the reconciliation tolerance, so
+    that a reported ``0`` is not "a rounded 0.4"."""
     if value is None:
         return False
-    return abs(round(value, _decimals(reported)) - reported) < 1e-9 or abs(value - reported) < 1e-9
+    if abs(value - reported) < 1e-9:
+        return True
+    rel, absol = tol
+    half_unit = 0.5 * 10 ** -_decimals(reported)
+    return (abs(value - reported) <= half_unit + 1e-12
+            and abs(value - reported) <= max(absol, rel * abs(value)))
 
 
 def _lookup_frame(res: Results) -> pl.DataFrame:
@@ -199,19 +217,20 @@ def reconcile(tables: dict[str, pl.DataFrame], policy: Policy, *, results: Resul
         else:
             within = abs(rv - cv) <= max(absol, rel * abs(cv))
             r["status"] = "within_tolerance" if within else "discrepancy"
-            if _reproduces(rv, cv):
+            if _reproduces(rv, cv, (rel, absol)):
                 r["variants"] = "rounding"
                 r["explanation"] = (f"reported {rv:g}, recomputed {cv:.6g}: the reported figure is "
                                     f"the recomputed one rounded to {_decimals(rv)} decimal(s)")
             else:
                 pending.append(r)
     if pending:
-        _explain(pending, tables, policy, res, rep)
+        _explain(pending, tables, policy, res, rep, (rel, absol))
     out = pl.DataFrame(rows, schema_overrides=cols).select(list(cols))
     return out.sort("period", "team", "service", "environment", "metric", nulls_last=True)
 
 
-def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.DataFrame) -> None:
+def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.DataFrame,
+             tol: tuple[float, float]) -> None:
     cache: dict[tuple[str, ...], dict[tuple, float | None]] = {}
     # variants only need the groups, environments and period kinds of the open rows
     services_of_team = tables["services"].select("service", "team") if "services" in tables else None
@@ -236,7 +255,7 @@ def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.
             overrides.update(v.rules or {})
             derive = v.derive or derive
         r = res if not overrides else recompute(tables, _with_rules(policy, overrides), **scope)
-        frame = derive(r) if derive else _lookup_frame(r)
+        frame = derive(r, tables) if derive else _lookup_frame(r)
         frame = frame.select(*_KEYS, "value")
         joined = _join(rep, frame, "v")
         cache[names] = {tuple(x[k] for k in _KEYS): x["v"] for x in joined.to_dicts()}
@@ -246,14 +265,14 @@ def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.
         key = tuple(r[k] for k in _KEYS)
         base = figures(())[key] if () in cache else r["recomputed"]
         names = [n for n, v in VARIANTS.items() if v.applies_to(r["metric"])]
-        found = [(n,) for n in names if _reproduces(r["reported"], figures((n,)).get(key))]
+        found = [(n,) for n in names if _reproduces(r["reported"], figures((n,)).get(key), tol)]
         if not found:
             # pairs only of variants that move this figure at all, and at most one derived
-            moving = [n for n in names if figures((n,)).get(key) != base]
+            moving = [n for n in names if VARIANTS[n].combines and figures((n,)).get(key) != base]
             pairs = [(a, b) for a, b in itertools.combinations(moving, 2)
                      if not (VARIANTS[a].derive and VARIANTS[b].derive)]
             pairs = [tuple(sorted(p, key=lambda n: VARIANTS[n].derive is not None)) for p in pairs]
-            found = [p for p in pairs if _reproduces(r["reported"], figures(p).get(key))]
+            found = [p for p in pairs if _reproduces(r["reported"], figures(p).get(key), tol)]
         if found:
             best = found[0]
             r["variants"] = "+".join(best)
