@@ -96,3 +96,16 @@ def test_ledger_command_proves_a_file(tmp_path, capsys):
     assert main(["ledger", "-w", ws, "--consistency", "5", "6"]) == 0
     assert len(json.loads(capsys.readouterr().out)["path"]) >= 1
     assert main(["ledger", "-w", ws, "--proof", "00" * 32]) == 2
+
+
+def test_compare_command_writes_deterministic_json(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["import", str(ROOT / "sample_data"), "-w", ws])
+    args = ["compare", "-w", ws, "--metric", "change_failure_rate", "--stratify", "tier"]
+    assert main(args + ["--json", str(tmp_path / "a.json")]) == 0
+    assert main(args + ["--json", str(tmp_path / "b.json")]) == 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    d = json.loads((tmp_path / "a.json").read_text())
+    assert d["metric"] == "change_failure_rate" and d["stratify"] == "tier"
+    assert "Cochran-Mantel-Haenszel" in capsys.readouterr().out
+    assert main(["compare", "-w", ws, "--metric", "happiness"]) == 2

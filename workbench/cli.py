@@ -261,6 +261,36 @@ def cmd_sample(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(a: argparse.Namespace) -> int:
+    from .stats import compare
+
+    with _open_ws(a.workspace, create=False) as ws:
+        policy, res = _recompute(ws, a.policy, None, TerminalProgress())
+        arms = [x.strip() for x in a.arms.split(",")] if a.arms else None
+        out = compare(res, by=a.by, metric=a.metric, stratify=a.stratify, arms=arms,
+                      environment=a.environment, seed=a.seed)
+        d = out.to_dict()
+        if a.json:
+            _write_atomic(Path(a.json), json.dumps(d, indent=1, ensure_ascii=False) + "\n")
+        ws.log("compare", {"by": a.by, "metric": a.metric, "stratify": a.stratify, "json": a.json},
+               policy_sha256=policy.sha256)
+    for s in d.get("arm_summaries", []):
+        print("  " + ", ".join(f"{k} {v}" for k, v in s.items() if not isinstance(v, (list, dict))))
+    for c in d.get("comparisons", []):
+        v = c.get("verdict") or {}
+        verdict = v.get("classification", "") if isinstance(v, dict) else v
+        p = c.get("p_value")
+        print(f"{c.get('arm', '')} vs {d.get('reference')}: {c.get('primary')} "
+              f"p = {p:.4g}; Kayenta-style verdict {verdict}" if isinstance(p, float) else
+              f"{c.get('arm', '')} vs {d.get('reference')}: {c.get('primary')}; verdict {verdict}")
+    for line in d.get("conclusion", []) if isinstance(d.get("conclusion"), list) else [d.get("conclusion")]:
+        if line:
+            print(line)
+    if a.json:
+        print(f"wrote {a.json}")
+    return 0
+
+
 def cmd_perception(a: argparse.Namespace) -> int:
     from .engine.perception import perception_gaps
     from .engine.results import frame_records
@@ -445,6 +475,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--xlsx", help="write the sample as a sheet to tick")
     s.add_argument("--json", help="write the sample as JSON")
     s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("compare", help="compare deployment strategies with sound statistics")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--by", default="strategy")
+    s.add_argument("--metric", default="change_failure_rate",
+                   help="change_failure_rate, rollback_rate, lead_time_h or recovery_time_h")
+    s.add_argument("--stratify", choices=("tier", "team", "service"))
+    s.add_argument("--arms", help="comma-separated arms, reference first (default blue_green,canary)")
+    s.add_argument("--environment", default="production")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("perception", help="services whose survey scores disagree with their SLA compliance")
     s.add_argument("--workspace", "-w", required=True)

@@ -1,0 +1,96 @@
+"""Reporting periods: labels (``2026-07``, ``2026-Q3``, ``2026``), the zone that cuts
+them (UTC, or the service's calendar zone with ``period_boundaries = "local"``),
+their instants, and stacking rows once per period kind."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..policy import Policy
+
+__all__ = ["PERIOD_KINDS", "period_label", "local_naive", "with_periods", "period_bounds",
+           "in_period"]
+
+PERIOD_KINDS = {"month": "1mo", "quarter": "1q", "year": "1y"}
+_TS = pl.Datetime("us", "UTC")
+
+
+def period_label(ts: pl.Expr, kind: str) -> pl.Expr:
+    if kind == "month":
+        return ts.dt.strftime("%Y-%m")
+    if kind == "quarter":
+        return pl.format("{}-Q{}", ts.dt.year(), ts.dt.quarter())
+    return ts.dt.year().cast(pl.String)
+
+
+def _zones(policy: Policy) -> dict[str, str]:
+    return {name: cal["timezone"] for name, cal in policy.calendars.items()}
+
+
+def local_naive(df: pl.DataFrame, col: str, policy: Policy, out: str,
+                calendar: str = "calendar") -> pl.DataFrame:
+    """``out`` = ``col`` as a naive wall-clock time in the zone that decides periods:
+    UTC, or the service's calendar zone when ``period_boundaries = "local"``."""
+    if policy.rules.get("period_boundaries", "utc") != "local" or df.height == 0:
+        return df.with_columns(pl.col(col).dt.replace_time_zone(None).alias(out))
+    df = df.with_columns(pl.col(calendar).replace_strict(_zones(policy), default="UTC").alias("_tz"))
+    parts = []
+    for (tz,), part in df.group_by("_tz", maintain_order=True):
+        parts.append(part.with_columns(
+            pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None).alias(out)))
+    return pl.concat(parts).drop("_tz")
+
+
+def with_periods(df: pl.DataFrame, local_col: str, kinds: dict[str, str]) -> pl.DataFrame:
+    """Stack ``df`` once per period kind with ``period``, ``period_kind`` and ``period_days``."""
+    frames = []
+    for kind, every in kinds.items():
+        start = pl.col(local_col).dt.truncate(every)
+        frames.append(df.with_columns(
+            period_label(pl.col(local_col), kind).alias("period"),
+            pl.lit(kind).alias("period_kind"),
+            ((start.dt.offset_by(every.replace("1q", "3mo")) - start).dt.total_days()
+             .cast(pl.Float64)).alias("period_days"),
+        ))
+    if not frames:
+        return df.head(0).with_columns(period=pl.lit(None, pl.String),
+                                       period_kind=pl.lit(None, pl.String),
+                                       period_days=pl.lit(None, pl.Float64))
+    return pl.concat(frames)
+
+
+def period_bounds(df: pl.DataFrame, policy: Policy, *, period: str = "period",
+                  calendar: str | None = "calendar") -> pl.DataFrame:
+    """Add ``period_start`` and ``period_end`` (UTC instants) of the label in column
+    ``period``; local boundaries use the zone of the row's ``calendar``."""
+    p = pl.col(period)
+    year = p.str.slice(0, 4).cast(pl.Int32)
+    is_q = p.str.contains("-Q")
+    is_m = (p.str.len_chars() == 7) & ~is_q
+    month = (pl.when(is_q).then((p.str.slice(6, 1).cast(pl.Int32) - 1) * 3 + 1)
+             .when(is_m).then(p.str.slice(5, 2).cast(pl.Int32)).otherwise(1))
+    start = pl.datetime(year, month, 1, time_unit="us")
+    end = (pl.when(is_q).then(start.dt.offset_by("3mo")).when(is_m).then(start.dt.offset_by("1mo"))
+           .otherwise(start.dt.offset_by("1y")))
+    df = df.with_columns(_ps=start, _pe=end)
+    local = policy.rules.get("period_boundaries", "utc") == "local"
+    if not local or calendar is None or calendar not in df.columns or df.height == 0:
+        return df.with_columns(period_start=pl.col("_ps").dt.replace_time_zone("UTC"),
+                               period_end=pl.col("_pe").dt.replace_time_zone("UTC")).drop("_ps", "_pe")
+    df = df.with_columns(pl.col(calendar).replace_strict(_zones(policy), default="UTC").alias("_tz"))
+    parts = []
+    for (tz,), part in df.group_by("_tz", maintain_order=True):
+        conv = {out: pl.col(src).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+                .dt.convert_time_zone("UTC")
+                for out, src in (("period_start", "_ps"), ("period_end", "_pe"))}
+        parts.append(part.with_columns(**conv))
+    return pl.concat(parts).drop("_tz", "_ps", "_pe")
+
+
+def in_period(month: pl.Expr, period: str) -> pl.Expr:
+    """Whether a ``YYYY-MM`` label falls in ``period`` (month, quarter or year label)."""
+    if "-Q" in period:
+        y, q = period.split("-Q")
+        m = month.str.slice(5, 2).cast(pl.Int32)
+        return month.str.starts_with(y) & (((m - 1) // 3 + 1) == int(q))
+    return month.str.starts_with(period)
