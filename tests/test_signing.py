@@ -7,6 +7,7 @@ import io
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,71 @@ def test_unsigned_and_missing_figures_fail(tmp_path, signer):
     assert not verify_pdf(_write(tmp_path, b"%PDF-1.4 nonsense")).ok
 
 
+def test_signature_container_bytes_are_protected(tmp_path, signed_pdf):
+    """The /Contents hex string is the one range the signature digest cannot cover;
+    no byte of it (CMS, embedded certificate, zero padding, hex letter case) may change."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    _, start, end, _ = PdfFileReader(io.BytesIO(signed_pdf)).embedded_signatures[0].byte_range
+    positions = list(range(start + 1, end - 1, (end - start) // 30)) + [end - 2]
+    for i in positions:
+        data = bytearray(signed_pdf)
+        data[i] ^= 0x01
+        assert not verify_pdf(_write(tmp_path, bytes(data))).ok, f"byte {i} changed unnoticed"
+    letter = next(i for i in range(start + 1, end) if signed_pdf[i:i + 1] in b"ABCDEF")
+    data = bytearray(signed_pdf)
+    data[letter:letter + 1] = data[letter:letter + 1].lower()
+    assert not verify_pdf(_write(tmp_path, bytes(data))).ok
+
+
+def test_ca_issued_key_embeds_only_its_chain(tmp_path):
+    ca, leaf_p12 = _ca_and_leaf(tmp_path)
+    s = load_signer(leaf_p12, b"pw")
+    assert len(s.extra_certs) == 2 and not s.is_demo
+    pdf = verify_pdf(_write(tmp_path, sign_pdf(_with_figures(_plain_pdf()), s)))
+    assert pdf.ok, pdf.messages
+    data = b"chain"
+    p7s = sign_detached(data, s)
+    from asn1crypto import cms
+
+    certs = cms.ContentInfo.load(p7s)["content"]["certificates"]
+    assert sorted(c.chosen.subject.human_friendly for c in certs) == [
+        "Common Name: Ops Leaf", "Common Name: Test CA"]
+    assert verify_detached(data, p7s).ok
+
+
+def _ca_and_leaf(tmp_path: Path) -> tuple[x509.Certificate, Path]:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def make(cn: str, key, issuer_name, issuer_key, ca: bool) -> x509.Certificate:
+        return (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+                .issuer_name(issuer_name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1))
+                .not_valid_after(now + dt.timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(not ca, not ca, False, False, False, ca, ca,
+                                             False, False), critical=True)
+                .sign(issuer_key, hashes.SHA256()))
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    ca = make("Test CA", ca_key, ca_name, ca_key, True)
+    leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = make("Ops Leaf", leaf_key, ca_name, ca_key, False)
+    stray_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stray_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Unrelated CA")])
+    stray = make("Unrelated CA", stray_key, stray_name, stray_key, True)
+    blob = pkcs12.serialize_key_and_certificates(
+        b"leaf", leaf_key, leaf, [ca, stray], serialization.BestAvailableEncryption(b"pw"))
+    path = tmp_path / "leaf.p12"
+    path.write_bytes(blob)
+    return ca, path
+
+
 def test_resigned_with_other_key_reports_other_signer(tmp_path, signed_pdf):
     other = load_signer(_p12(tmp_path, "Someone Else", b"pw"), b"pw")
     result = verify_pdf(_write(tmp_path, sign_pdf(_with_figures(_plain_pdf("forged")), other)))
@@ -237,6 +303,33 @@ def test_detached_signature_rejects_substituted_digest(signer, tmp_path):
     result = verify_detached(forged, bytes(p7s))
     assert not result.ok
     assert any("RSA signature" in m for m in result.messages)
+
+
+def test_every_part_of_the_p7s_is_protected(signer):
+    data = b"workbook"
+    p7s = sign_detached(data, signer)
+    for i in range(0, len(p7s), 13):
+        tampered = bytearray(p7s)
+        tampered[i] ^= 0x01
+        assert not verify_detached(data, bytes(tampered)).ok, f"byte {i} changed unnoticed"
+    assert not verify_detached(data, p7s + b"\x00").ok
+
+
+def test_verifying_first_does_not_break_signing_later(tmp_path):
+    """asn1crypto resolves CMS attribute names once; verifying a .p7s before pyHanko
+    was imported must not leave pyHanko unable to sign in the same process."""
+    script = (
+        "import io, sys\n"
+        "from reportlab.pdfgen import canvas\n"
+        "from workbench.audit.signing import *\n"
+        f"s = load_signer(demo_key({str(tmp_path)!r}))\n"
+        "assert verify_detached(b'x', sign_detached(b'x', s)).ok\n"
+        "buf = io.BytesIO(); c = canvas.Canvas(buf); c.drawString(9, 9, 'x'); c.save()\n"
+        "sign_pdf(buf.getvalue(), s)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")

@@ -157,18 +157,22 @@ def _signer(key: str | None, passphrase: bytes | None = None):
 
 def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | None,
                  xlsx: str | None, key: str | None, progress=None, computed=None,
-                 passphrase: bytes | None = None) -> list[Path]:
+                 passphrase: bytes | None = None, figures_json: str | None = None) -> list[Path]:
     """Write the signed PDF and/or Excel report; returns the paths.  ``computed`` is a
     ``(policy, results)`` pair already computed for this workspace, else it recomputes.
-    ``passphrase`` unlocks ``key`` (else $WORKBENCH_KEY_PASSPHRASE, else a prompt)."""
+    ``passphrase`` unlocks ``key`` (else $WORKBENCH_KEY_PASSPHRASE, else a prompt);
+    ``figures_json`` is ``results.to_json()`` when the caller already has it."""
     from .reports.excel import render_xlsx
     from .reports.model import build_report_model
     from .reports.pdf import render_pdf
 
     policy, res = computed or _recompute(ws, policy_path, period, progress)
     signer = _signer(key, passphrase)
-    model = build_report_model(res, policy, ws.manifest(), ws.evidence_root(), period=period,
-                               scope=f"workspace {ws.path.name}", signer_is_demo=signer.is_demo)
+    manifest = ws.manifest()
+    model = build_report_model(res, policy, manifest, ws.evidence_root(), period=period,
+                               scope=f"{len(manifest)} evidence files in the workspace at "
+                                     f"{ws.path.resolve()}",
+                               signer_is_demo=signer.is_demo, figures_json=figures_json)
     out = []
     if pdf:
         render_pdf(model, Path(pdf), signer, progress=progress)
@@ -359,10 +363,11 @@ def run_demo(out: Path, *, progress=None) -> dict[str, Path]:
         for r in reports:
             print(r.summary())
         policy, res = _recompute(ws, None, None, progress)
-        _write_atomic(out / "figures.json", res.to_json())
+        figures = res.to_json()
+        _write_atomic(out / "figures.json", figures)
         ws.log("recompute", {"json": str(out / "figures.json")}, policy_sha256=policy.sha256)
         pdf, xlsx = make_reports(ws, None, None, str(out / "report.pdf"), str(out / "report.xlsx"),
-                                 None, progress, computed=(policy, res))
+                                 None, progress, computed=(policy, res), figures_json=figures)
         for f in (pdf, xlsx):
             v = verify_file(f, workspace_root=ws.evidence_root())
             if not v.ok:

@@ -11,7 +11,12 @@ Verification is strict on integrity and deliberately lenient on identity:
   *entire* file -- any byte appended after the signed ``%%EOF`` or any incremental
   update made after signing fails it;
 * a detached ``.p7s`` verifies when its ``messageDigest`` equals SHA-256 of the data and
-  the RSA signature over the signed attributes checks out with the embedded certificate.
+  the RSA signature over the signed attributes checks out with the embedded certificate;
+* the parts a signature cannot cover are checked too, so that no single byte of a
+  report or its ``.p7s`` can change unnoticed: the PDF's ``/Contents`` hex string must
+  hold exactly the CMS object plus zero padding, the CMS must be canonical DER with
+  the expected algorithms and versions, and the embedded certificates must verify
+  (self-signed, or against their embedded issuer chain).
 
 Who signed is reported (subject, certificate SHA-256 fingerprint, demo or not) rather
 than judged against a trust store: the workbench runs offline and the auditor compares
@@ -71,9 +76,10 @@ _DEMO_VALID_DAYS = 3652
 # --------------------------------------------------------------------------- files
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None) -> Path:
+def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and
-    ``os.replace``, so readers see the old file or the new one, never half of it."""
+    ``os.replace``, so readers see the old file or the new one, never half of it.
+    The file gets permission bits ``mode`` (the demo key uses 0o600)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -82,8 +88,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -113,6 +118,22 @@ class Signer:
     def cert_sha256(self) -> str:
         """Lower-hex SHA-256 fingerprint of the certificate."""
         return self.cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _issuing_chain(cert: x509.Certificate,
+                   pool: tuple[x509.Certificate, ...]) -> list[x509.Certificate]:
+    """The certificates of ``pool`` that issued ``cert``, its issuer, and so on (the
+    chain embedded next to a signature; unrelated certificates are left out)."""
+    chain: list[x509.Certificate] = []
+    current = cert
+    while current.issuer != current.subject:
+        nxt = next((c for c in pool if c.subject == current.issuer and c not in chain
+                    and c != cert and _issued_by(current, c)), None)
+        if nxt is None:
+            break
+        chain.append(nxt)
+        current = nxt
+    return chain
 
 
 def _common_name(cert: x509.Certificate) -> str:
@@ -312,7 +333,7 @@ def _pyhanko_signer(signer: Signer):
                                        serialization.NoEncryption())
     cert = asn1_x509.Certificate.load(signer.cert.public_bytes(serialization.Encoding.DER))
     others = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-              for c in signer.extra_certs]
+              for c in _issuing_chain(signer.cert, signer.extra_certs)]
     return SimpleSigner(signing_cert=cert, signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
                         # pyHanko adds the signing certificate itself; listing it in the
                         # registry too would embed it twice
@@ -389,19 +410,23 @@ def _check_pdf_signature(data: bytes, sig, result: VerifyResult, *, last: bool) 
         result.fail(f"{label}: the cryptographic signature is invalid")
     if status.intact and status.valid and not status.trusted:
         result.fail(f"{label}: the signing certificate could not be validated")
-    container = _signature_container(data, sig)
-    if container is None:
-        result.fail(f"{label}: the signature container was altered")
-    else:
-        for problem in _cms_problems(container):
-            result.fail(f"{label}: {problem}")
-    for problem in _certificate_problems(_signature_cert(sig), _embedded_certs(sig.signed_data)):
+    for problem in _container_problems(data, sig):
         result.fail(f"{label}: {problem}")
     if last and status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
         result.fail(f"{label}: does not cover the entire file "
                     f"(coverage {status.coverage.name}); the file was changed after signing")
     if status.intact and status.valid:
         result.messages.append(f"{label}: intact and valid, coverage {status.coverage.name}")
+
+
+def _container_problems(data: bytes, sig) -> list[str]:
+    """Problems in the parts of a PDF signature its digest does not cover: the
+    ``/Contents`` string, the CMS fields outside the signed attributes, the certificates."""
+    container = _signature_container(data, sig)
+    if container is None:
+        return ["the signature container was altered"]
+    return _cms_problems(container) + _certificate_problems(_signature_cert(sig),
+                                                            _embedded_certs(sig.signed_data))
 
 
 def _der_length(buf: bytes) -> int:
@@ -546,7 +571,7 @@ def sign_detached(data: bytes, signer: Signer) -> bytes:
     """DER-encoded detached CMS (PKCS#7) signature of ``data`` with SHA-256."""
     builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(
         signer.cert, signer.key, hashes.SHA256())
-    for extra in signer.extra_certs:
+    for extra in _issuing_chain(signer.cert, signer.extra_certs):
         builder = builder.add_certificate(extra)
     return builder.sign(serialization.Encoding.DER,
                         [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
@@ -560,8 +585,6 @@ def _register_asn1_names() -> None:
     import asn1crypto.tsp  # noqa: F401
     import pyhanko.sign.ades.cades_asn1  # noqa: F401
     import pyhanko.sign.signers  # noqa: F401
-
-
 
 
 def _find_signer_cert(signed_data, sid) -> x509.Certificate | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -269,9 +269,9 @@ FINDING_COLUMNS = [
 RECONCILIATION_COLUMNS = [
     Column("service", "Service", width=14), Column("team", "Team", width=12),
     Column("environment", "Environment", width=11), Column("period", "Period", width=8),
-    Column("metric", "Metric", width=20), Column("reported", "Reported", "metric", 11),
+    Column("metric", "Metric", width=25), Column("reported", "Reported", "metric", 11),
     Column("recomputed", "Recomputed", "metric", 11), Column("status", "Status", width=13),
-    Column("explanation", "Explanation", width=44),
+    Column("explanation", "Explanation", width=40),
 ]
 SLO_COLUMNS = [
     Column("id", "SLO", width=22), Column("metric", "Metric", width=24),
@@ -288,6 +288,7 @@ EVIDENCE_COLUMNS = [
 
 _STATUS_ORDER = {"breach": 0, "within_grace": 1, "no data": 2, "compliant": 3}
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+_RECONCILIATION_ORDER = {"discrepancy": 0, "within_tolerance": 1, "match": 2}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -423,8 +424,8 @@ def _finding_rows(findings: pl.DataFrame) -> list[dict[str, Any]]:
 
 def _reconciliation_rows(rec: pl.DataFrame) -> list[dict[str, Any]]:
     rows = _records(rec, [c.key for c in RECONCILIATION_COLUMNS])
-    rows.sort(key=lambda r: _sort_key(r["service"], r["environment"], r["period"], r["metric"],
-                                      r["team"]))
+    rows.sort(key=lambda r: _sort_key(_RECONCILIATION_ORDER.get(r["status"], 9), r["service"],
+                                      r["environment"], r["period"], r["metric"], r["team"]))
     return rows
 
 
@@ -644,8 +645,13 @@ def build_report_model(
     signer_is_demo: bool,
     generated_at: str | None = None,
     generated_for: str | None = None,
+    figures_json: str | None = None,
 ) -> ReportModel:
     """Build the report model.
+
+    ``generated_at`` / ``generated_for`` are printed as given (the model reads no
+    clock).  ``figures_json`` may pass ``results.to_json()`` when the caller already
+    made it (it is large for big workspaces); by default it is made here.
 
     Raises :class:`IntegrityError` when the manifest does not hash to
     ``evidence_root`` or the results were computed over other evidence.
@@ -692,7 +698,7 @@ def build_report_model(
                          "The policy defines no SLO."),
         trend=_trend(results.metrics, policy.production_environments),
         methodology=_methodology(policy, results.percentile_method, len(entries)),
-        figures_json=results.to_json(),
+        figures_json=figures_json if figures_json is not None else results.to_json(),
         generated_at=generated_at,
         generated_for=generated_for,
     )

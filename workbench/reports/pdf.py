@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -284,17 +284,19 @@ def _line_chart(points: Sequence[TrendPoint], width: float, height: float) -> Dr
 
 
 def _trend_flowables(points: Sequence[TrendPoint], st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The "Trend" heading with both charts, kept on one page."""
+    heading = Paragraph("Trend", st["h2"])
     if not points:
-        return [Paragraph("No monthly production figures are available for a trend chart.",
-                          st["body"])]
-    w, h = FRAME_WIDTH / 2 - 6, 190
+        return [heading, Paragraph("No monthly production figures are available for a trend "
+                                   "chart.", st["body"])]
+    w, h = FRAME_WIDTH / 2 - 6, 165
     charts = Table([[_bar_chart(points, w, h), _line_chart(points, w, h)]],
                    colWidths=[FRAME_WIDTH / 2] * 2, hAlign="LEFT",
                    style=TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0),
                                      ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     note = Paragraph("Production environments, policy variant, by month of finish time. "
                      "Months without deployments show as zero.", st["note"])
-    return [KeepTogether([charts, note])]
+    return [KeepTogether([heading, charts, note])]
 
 
 # --------------------------------------------------------------------------- sections
@@ -343,6 +345,13 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
+def _small_table(table: ReportTable, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """A titled summary table, kept on one page when it is short."""
+    parts = [Paragraph(escape(table.title), st["h2"]),
+             *_table_flowables(table, st, width=FRAME_WIDTH * 0.75)]
+    return [KeepTogether(parts)] if len(table.rows) <= 25 else parts
+
+
 def _section(title: str, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     return [CondPageBreak(60 * mm), Paragraph(escape(title), st["h1"])]
 
@@ -352,15 +361,13 @@ def _story(model: ReportModel, demo: bool) -> list[Flowable]:
     story = _title_page(model, demo, st) + [PageBreak()]
     story += [Paragraph("1. Executive summary", st["h1"]),
               Paragraph(_headline_text(model), st["body"]),
-              Paragraph(escape(model.summary_by_tier.title), st["h2"]),
-              *_table_flowables(model.summary_by_tier, st, width=FRAME_WIDTH * 0.75),
-              Paragraph(escape(model.summary_by_team.title), st["h2"]),
-              *_table_flowables(model.summary_by_team, st, width=FRAME_WIDTH * 0.75),
-              Paragraph("Trend", st["h2"]), *_trend_flowables(model.trend, st)]
-    story += [PageBreak(), Paragraph("2. SLO compliance", st["h1"]),
-              Paragraph("One row per SLO, service and period (aggregates at team and tier "
-                        "level appear when the policy evaluates them).", st["note"]),
-              Spacer(1, 4), *_table_flowables(model.compliance, st)]
+              *_small_table(model.summary_by_tier, st),
+              *_trend_flowables(model.trend, st),
+              *_small_table(model.summary_by_team, st)]
+    story += _section("2. SLO compliance", st) + [
+        Paragraph("One row per SLO, service and period (aggregates at team and tier "
+                  "level appear when the policy evaluates them).", st["note"]),
+        Spacer(1, 4), *_table_flowables(model.compliance, st)]
     story += _section("3. Breaches", st) + _table_flowables(model.breaches, st)
     story += _section("4. Findings", st) + _table_flowables(model.findings, st,
                                                             limit=FINDINGS_LIMIT)
