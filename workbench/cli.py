@@ -56,10 +56,14 @@ def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
 
     from .engine.reconcile import reconcile
 
+    from .governance import engine_tables, record_policy_version
+
     policy = load_policy(policy_path)
     ws.record("policy", policy.sha256, f"{policy.data.get('name', 'policy')} v{policy.version}"
               + (f" ({policy.path})" if policy.path else ""))
-    tables = ws.tables()
+    record_policy_version(ws, policy)
+    # the evidence plus the governance registry's waivers and approved maintenance windows
+    tables = engine_tables(ws)
     res = recompute(tables, policy, period=period, evidence_root=ws.evidence_root(),
                     progress=progress)
     if tables["reported"].height:

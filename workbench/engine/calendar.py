@@ -240,17 +240,29 @@ def merge_intervals(df: pl.DataFrame, by: Sequence[str], start: str = "start",
                     end: str = "end") -> pl.DataFrame:
     """Merge overlapping or touching intervals per ``by`` group: sort by start, running
     maximum of the ends, a new group whenever a start passes it.  Returns ``by``,
-    ``start``, ``end`` and ``n`` (how many input intervals each merged one holds)."""
+    ``start``, ``end`` and ``n`` (how many input intervals each merged one holds).
+
+    With one integer ``by`` column (the clock engine's item keys) the running maximum
+    needs no window per group: instants are replaced by their dense rank, so
+    ``key * 2**bits + rank`` orders rows by group first and the running maximum of
+    that one column never crosses from one group into the next."""
     by = list(by)
     if df.height == 0:
         return df.select(*by, start, end).with_columns(n=pl.lit(0, pl.UInt32))
-    prev = pl.col(end).cum_max().shift(1).over(by) if by else pl.col(end).cum_max().shift(1)
-    grp = (pl.col("_prev").is_null() | (pl.col(start) > pl.col("_prev"))).cum_sum()
-    return (df.select(*by, start, end).filter(pl.col(end) >= pl.col(start))
-            .sort(*by, start)
-            .with_columns(_prev=prev)
-            .with_columns(_grp=grp.over(by) if by else grp)
-            .group_by(*by, "_grp", maintain_order=True)
+    d = df.select(*by, start, end).filter(pl.col(end) >= pl.col(start)).sort(*by, start)
+    bits = max(2 * d.height, 2).bit_length()
+    if (len(by) == 1 and d.schema[by[0]].is_integer() and d[by[0]].min() >= 0
+            and d[by[0]].max() < (1 << (62 - bits))):
+        k = pl.col(by[0]).cast(pl.Int64) * (1 << bits)
+        ranks = pl.concat([d[start], d[end]]).rank("dense").cast(pl.Int64)
+        d = d.with_columns(_rs=ranks[:d.height], _re=ranks[d.height:])
+        prev = (k + pl.col("_re")).cum_max().shift(1)
+        d = d.with_columns(_grp=(prev.is_null() | (k + pl.col("_rs") > prev)).cum_sum())
+    else:
+        prev = pl.col(end).cum_max().shift(1).over(by) if by else pl.col(end).cum_max().shift(1)
+        grp = (pl.col("_prev").is_null() | (pl.col(start) > pl.col("_prev"))).cum_sum()
+        d = d.with_columns(_prev=prev).with_columns(_grp=grp.over(by) if by else grp)
+    return (d.group_by(*by, "_grp", maintain_order=True)
             .agg(pl.col(start).min(), pl.col(end).max(), pl.len().alias("n"))
             .drop("_grp"))
 

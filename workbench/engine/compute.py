@@ -1,30 +1,75 @@
-"""Recompute DORA figures and SLO compliance from canonical tables (DESIGN section 5).
+"""Recompute DORA figures, SLA clocks, compliance, error budgets, alerts and gates
+from canonical tables (DESIGN sections 4 and 5).
 
-Everything is Polars expressions over whole frames; no Python loop touches rows.
+Everything is Polars expressions over whole frames; no Python loop touches rows
+(loops run over SLOs, gates, alert rules, period kinds and levels).
 Each deployment gets one ``rule``: the first of
 
-``cancelled``            cancelled deployments count nowhere;
-``unauthorized_change``  a deployment to a production environment without an approved
-                         change ticket: excluded from every figure, listed as a finding;
-``emergency_excluded``   an emergency deployment when the policy says ``exclude`` or
-                         ``separate`` (then it is reported in the ``emergency`` variant);
-``counted``              otherwise.
+``cancelled``             cancelled deployments count nowhere;
+``unauthorized_change``   a deployment to a production environment without an approved
+                          change ticket: excluded from every figure, listed as a finding;
+``outside_change_window`` (only with ``change_window = "exclude"``) a deployment of a
+                          guarded environment outside its change's planned window;
+``emergency_excluded``    an emergency deployment when the policy says ``exclude`` or
+                          ``separate`` (then it is reported in the ``emergency`` variant);
+``counted``               otherwise.
 
 Feature-flagged deployments are left out of deployment counts and frequency (rule
 ``feature_flag_not_counted``) when ``feature_flagged_counts = false``.
+
+Metrics variants (column ``variant``): ``policy`` (the headline figures), ``emergency``
+(only the emergency deployments, with ``emergency = "separate"``), ``without_emergency``
+(every deployment figure without them, with ``emergency = "include"`` and
+``emergency_companion = true``), and the availability convention the policy did not
+pick (``planned_as_up`` / ``planned_excluded``, see :mod:`.availability`).
+
+Findings (``findings``, one rule each): ``unauthorized_change``; ``outside_change_window``
+(started before its change's ``planned_start`` or finished after ``planned_end``, beyond
+``change_window_tolerance``; counted unless ``change_window = "exclude"``);
+``service_not_in_cmdb``; ``dangling_incident_link``; ``unapproved_maintenance`` (a planned
+outage whose change is not approved: down time, see :mod:`.availability`);
+``emergency_under_waiver``, ``waiver_lapsed`` and ``waiver_not_in_force`` (see
+:mod:`.waivers`).
+
+Per-item clocks (:mod:`.clocks`), waivers (:mod:`.waivers`), error budgets
+(:mod:`.budgets`), alerts (:mod:`.alerts`) and promotion gates (:mod:`.gates`) each
+document their own rules.  Group keys of the million-row steps are integer codes
+(:mod:`.aggregate`); sums are exact integers, so the figures do not depend on the
+order threads add them in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import date, datetime, timezone
+
 import polars as pl
 
-from ..policy import METRICS, Policy
+from ..policy import METRICS, Policy, parse_duration
 from ..progress import Progress, step
 from ..schema import empty
+from .alerts import ALERT_SCHEMA, burn_rate_alerts
+from .aggregate import (
+    RULE_CODES,
+    Codes,
+    aggregate_figures,
+    build_core,
+    code_of,
+    group_months,
+    percentile_exceedances,
+    with_codes,
+)
+from .availability import availability_metrics, split_outages
+from .budgets import error_budgets
+from .calendar import BusinessCalendars, merge_intervals
+from .clocks import ClockInputs, clock_summary, compute_clocks
+from .gates import evaluate_gates
 from .linkage import link_incidents
+from .periods import PERIOD_KINDS, in_period, local_naive, period_bounds
 from .results import Results
+from .waivers import waived_by, waiver_findings
 
-__all__ = ["recompute", "LEVELS", "PERIOD_KINDS"]
+__all__ = ["recompute", "LEVELS", "PERIOD_KINDS", "PARTS"]
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "service": ("service", "team", "tier", "environment"),
@@ -32,9 +77,12 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "tier": ("tier", "environment"),
     "environment": ("environment",),
 }
-PERIOD_KINDS = {"month": "1mo", "quarter": "1q", "year": "1y"}
+#: what a recompute can produce besides the policy figures; ``parts`` picks some
+PARTS = ("variants", "clocks", "error_budgets", "alerts", "gates")
 _H = 3_600_000_000  # microseconds per hour
-_ALL_KEYS = ("service", "team", "tier", "environment")
+_TS = pl.Datetime("us", "UTC")
+_FINDING_COLS = ["finding", "rule", "severity", "item_id", "service", "team", "environment",
+                 "period", "at", "detail"]
 
 
 def _table(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
@@ -42,62 +90,72 @@ def _table(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
     return empty(name) if df is None else df
 
 
-def _period_label(ts: pl.Expr, kind: str) -> pl.Expr:
-    if kind == "month":
-        return ts.dt.strftime("%Y-%m")
-    if kind == "quarter":
-        return pl.format("{}-Q{}", ts.dt.year(), ts.dt.quarter())
-    return ts.dt.year().cast(pl.String)
+def _as_of(tables: dict[str, pl.DataFrame]) -> datetime | None:
+    """The latest recorded event in the evidence: running clocks are measured to it."""
+    cols = {"deployments": ("started_at", "finished_at"),
+            "changes": ("approved_at", "actual_start", "actual_end"),
+            "incidents": ("opened_at", "acknowledged_at", "resolved_at"),
+            "outages": ("start",), "health_checks": ("checked_at",)}
+    best = None
+    for name, cs in cols.items():
+        t = tables.get(name)
+        if t is None or t.height == 0:
+            continue
+        m = t.select(pl.max_horizontal([pl.col(c).max() for c in cs])).item()
+        if m is not None and (best is None or m > best):
+            best = m
+    unplanned = tables.get("outages")
+    if unplanned is not None and unplanned.height:
+        m = unplanned.filter(~pl.col("planned"))["end"].max()
+        if m is not None and (best is None or m > best):
+            best = m
+    return best
 
 
-def _local_naive(df: pl.DataFrame, col: str, policy: Policy, out: str) -> pl.DataFrame:
-    """``out`` = ``col`` as a naive wall-clock time in the zone that decides periods:
-    UTC, or the service's calendar zone when ``period_boundaries = "local"``."""
-    if policy.rules.get("period_boundaries", "utc") != "local" or df.height == 0:
-        return df.with_columns(pl.col(col).dt.replace_time_zone(None).alias(out))
-    zones = {name: cal["timezone"] for name, cal in policy.calendars.items()}
-    df = df.with_columns(pl.col("calendar").replace_strict(zones, default="UTC").alias("_tz"))
-    parts = []
-    for (tz,), part in df.group_by("_tz", maintain_order=True):
-        parts.append(part.with_columns(
-            pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None).alias(out)))
-    return pl.concat(parts).drop("_tz")
-
-
-def _with_periods(df: pl.DataFrame, local_col: str, kinds: dict[str, str]) -> pl.DataFrame:
-    """Stack ``df`` once per period kind with ``period``, ``period_kind`` and ``period_days``."""
-    frames = []
-    for kind, every in kinds.items():
-        start = pl.col(local_col).dt.truncate(every)
-        frames.append(df.with_columns(
-            _period_label(pl.col(local_col), kind).alias("period"),
-            pl.lit(kind).alias("period_kind"),
-            ((start.dt.offset_by(every.replace("1q", "3mo")) - start).dt.total_days()
-             .cast(pl.Float64)).alias("period_days"),
-        ))
-    return pl.concat(frames)
-
-
-def _quantile(col: str, q: float, method: str) -> pl.Expr:
-    c = pl.col(col).drop_nulls()
-    if method == "nearest_rank":
-        n = c.len()
-        rank = (pl.lit(q) * n).ceil().cast(pl.Int64).clip(1, None) - 1
-        return pl.when(n > 0).then(c.sort().get(rank, null_on_oob=True)).otherwise(None)
-    return c.quantile(q, interpolation="linear")
+def _date_range(tables: dict[str, pl.DataFrame], as_of: datetime | None) -> tuple[date, date]:
+    lo, hi = [], []
+    for name, cs in (("deployments", ("started_at", "finished_at", "first_commit_at")),
+                     ("changes", ("approved_at", "planned_start", "actual_start", "actual_end",
+                                  "planned_end")),
+                     ("incidents", ("opened_at", "resolved_at")), ("outages", ("start", "end"))):
+        t = tables.get(name)
+        if t is None or t.height == 0:
+            continue
+        r = t.select(pl.min_horizontal([pl.col(c).min() for c in cs]).alias("lo"),
+                     pl.max_horizontal([pl.col(c).max() for c in cs]).alias("hi")).row(0)
+        if r[0] is not None:
+            lo.append(r[0])
+            hi.append(r[1])
+    if as_of is not None:
+        hi.append(as_of)
+    if not lo:
+        d = (as_of or datetime(2000, 1, 1, tzinfo=timezone.utc)).date()
+        return d, d
+    first, last = min(lo).date(), max(hi).date()
+    # a mistyped year must not build centuries of calendar rows: business time is
+    # counted within 50 years before and 10 years after the latest event
+    if as_of is not None:
+        first = max(first, as_of.date().replace(year=max(as_of.year - 50, 1), day=1))
+        last = min(last, as_of.date().replace(year=as_of.year + 10, day=1))
+    return first, max(first, last)
 
 
 def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | None = None,
               evidence_root: str = "", progress: Progress | None = None,
               environments: list[str] | None = None, period_kinds: list[str] | None = None,
-              levels: list[str] | None = None, services: list[str] | None = None) -> Results:
+              levels: list[str] | None = None, services: list[str] | None = None,
+              parts: Collection[str] | None = None) -> Results:
     """Every figure of DESIGN section 5 for every service/team/tier/environment and
-    month/quarter/year, with SLO compliance, breaches and findings.
+    month/quarter/year, with SLO compliance, breaches, per-item clocks, error
+    budgets, alerts, promotion gates and findings.
 
     ``environments``, ``period_kinds``, ``levels`` and ``services`` narrow the work to
     what a caller needs (reconciliation recomputes many variants of a few figures);
-    narrowing never changes a figure that is computed."""
+    narrowing never changes a figure that is computed.  ``parts`` (a subset of
+    :data:`PARTS`; default all) leaves out what a caller does not need -- the policy
+    metrics, breaches and findings are always computed."""
     rules = policy.rules
+    want = set(PARTS if parts is None else parts)
     kinds = {k: v for k, v in PERIOD_KINDS.items() if period_kinds is None or k in period_kinds}
     lvls = {k: v for k, v in LEVELS.items() if levels is None or k in levels}
     if environments is not None or services is not None:
@@ -113,18 +171,24 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                     t = t.filter(pl.col("service").is_in(services))
                 tables[name] = t
     method = rules.get("percentile", "linear")
+    as_of = _as_of(tables)
     step(progress, 0.02, "preparing deployments")
-    services = _table(tables, "services").select("service", "team", "tier", "calendar")
-    changes = _table(tables, "changes").select(
+    cmdb = _table(tables, "services")
+    svc = cmdb.select("service", "team", "tier", "calendar")
+    changes_all = _table(tables, "changes")
+    changes = changes_all.select(
         "change_id", pl.col("approval").alias("change_approval"),
-        pl.col("type").alias("change_type"))
+        pl.col("type").alias("change_type"), pl.col("planned_start").alias("_planned_start"),
+        pl.col("planned_end").alias("_planned_end"))
     incidents = _table(tables, "incidents")
-    dep = (_table(tables, "deployments")
-           .join(services, on="service", how="left")
-           .join(changes, on="change_id", how="left"))
+    waivers = tables.get("waivers")
+    dep = (_table(tables, "deployments").with_row_index("_row")
+           .join(svc, on="service", how="left", maintain_order="left")
+           .join(changes, on="change_id", how="left", maintain_order="left"))
+    dep, codes = with_codes(dep)
     dep = _classify(dep, policy)
 
-    step(progress, 0.15, "linking incidents")
+    step(progress, 0.12, "linking incidents")
     links = link_incidents(dep, incidents, policy.link_window)
     linked = links.filter(pl.col("deployment_id").is_not_null())
     inc_per_dep = (linked.join(incidents.select("incident_id", "opened_at", "resolved_at"),
@@ -134,7 +198,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                         pl.col("opened_at").min().alias("_inc_opened"),
                         pl.col("resolved_at").max().alias("_inc_resolved"),
                         pl.col("resolved_at").null_count().alias("_inc_open")))
-    dep = dep.join(inc_per_dep, on="deployment_id", how="left")
+    dep = dep.join(inc_per_dep, on="deployment_id", how="left", maintain_order="left")
     failed = pl.col("status").is_in(list(rules.get("failure_statuses", ["failed", "rolled_back"])))
     caused = pl.col("incident_ids").is_not_null() & pl.lit(bool(rules.get("failure_from_incidents", True)))
     dep = dep.with_columns(
@@ -147,62 +211,134 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         .otherwise(pl.format("caused incident {}", pl.col("incident_ids"))),
     )
 
-    step(progress, 0.3, "recovery times")
+    step(progress, 0.22, "recovery times")
     dep = _recovery(dep, policy)
-    dep = _rework(dep, incidents)
-    dep = _local_naive(dep, "finished_at", policy, "_local")
+    dep = _rework(dep, incidents, codes)
+    dep = local_naive(dep, "finished_at", policy, "_local")
 
-    step(progress, 0.45, "aggregating")
-    stacked = _with_periods(dep, "_local", kinds)
-    metrics = pl.concat([_aggregate(stacked, level, keys, method, rules)
-                         for level, keys in lvls.items()], how="diagonal_relaxed")
-    avail = _availability(tables, dep, policy, kinds, lvls)
-    metrics = pl.concat([metrics, avail], how="diagonal_relaxed")
+    step(progress, 0.32, "aggregating")
+    core = build_core(dep, codes)
+    metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
 
-    variant_frames = []
-    if rules.get("emergency") == "separate":
-        em = stacked.filter(pl.col("rule") == "emergency_excluded").with_columns(
-            rule=pl.lit("counted"), counted=pl.lit(True))
-        em_metrics = pl.concat([_aggregate(em, level, keys, method, rules)
-                                for level, keys in lvls.items()], how="diagonal_relaxed")
-        variant_frames.append(em_metrics.with_columns(variant=pl.lit("emergency")))
-    metrics = metrics.with_columns(variant=pl.lit("policy"))
-    if variant_frames:
-        metrics = pl.concat([metrics, *variant_frames], how="diagonal_relaxed")
+    step(progress, 0.42, "availability")
+    outages = _table(tables, "outages")
+    down, maint, unapproved = split_outages(outages, changes_all)
+    pairs = group_months(core, codes)
+    avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
+                                 rules.get("availability_convention", "planned_as_up"))
+    if "variants" not in want and avail.height:
+        avail = avail.filter(pl.col("variant") == "policy")
+    frames = [metrics, avail]
+    if "variants" in want:
+        frames += _variants(core, codes, lvls, kinds, method, rules)
 
-    step(progress, 0.75, "evaluating SLOs")
+    clocks = pl.DataFrame()
+    if "clocks" in want:
+        step(progress, 0.5, "SLA clocks")
+        first, last = _date_range(tables, as_of)
+        calendars = BusinessCalendars(policy.calendars, first, last)
+        maint_windows = merge_intervals(maint, ["service", "environment"]).drop("n")
+        clocks = compute_clocks(ClockInputs(
+            policy=policy, calendars=calendars, as_of=as_of, deployments=dep,
+            changes=changes_all, incidents=incidents, links=links, maintenance=maint_windows,
+            health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers))
+        if levels is None or "service" in levels:
+            frames.append(clock_summary(clocks, policy, kinds))
+    metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
+
+    step(progress, 0.65, "evaluating SLOs")
     metrics = _evaluate_slos(metrics, policy)
+    metrics = metrics.join(svc.select("service", pl.col("calendar").alias("_calendar")),
+                           on="service", how="left")
+    breaches = _breaches(metrics, policy, waivers)
+
+    budgets = pl.DataFrame()
+    if "error_budgets" in want:
+        step(progress, 0.72, "error budgets")
+        evaluated = metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
+                                   & (pl.col("variant") == "policy")).rename({"_calendar": "calendar"})
+        budgets = error_budgets(evaluated, percentile_exceedances(core, codes, policy), policy, as_of, waivers)
+
+    alerts = pl.DataFrame()
+    if "alerts" in want:
+        step(progress, 0.8, "alerts")
+        alerts = _alerts(clocks, breaches, down, svc, policy, waivers)
+
+    gates = pl.DataFrame()
+    if "gates" in want:
+        step(progress, 0.86, "promotion gates")
+        gates = evaluate_gates(dep, policy)
+
+    step(progress, 0.92, "findings")
+    findings = _findings(dep, incidents, links, tables, policy, unapproved, waivers)
+    findings = pl.concat([findings, waiver_findings(
+        breaches.filter(pl.col("status") == "breach").with_columns(
+            _item=pl.format("{}/{}/{}", pl.col("slo"), pl.col("service"), pl.col("period"))),
+        waivers, item="_item", kind="evaluation")], how="vertical_relaxed")
+    if clocks.height:
+        findings = pl.concat([findings, waiver_findings(
+            clocks.select("slo", "item_id", "service", "team", "environment", "period", "breach_at",
+                          "waived_by", "breached").filter(pl.col("breached").fill_null(False)),
+            waivers, item="item_id", kind="item")], how="vertical_relaxed")
+    findings = findings.sort("rule", "at", "item_id", "detail", nulls_last=True)
+
+    metrics = metrics.drop("_calendar")
     if period:
         metrics = metrics.filter(pl.col("period") == period)
+        breaches = breaches.filter(pl.col("period") == period)
+        findings = findings.filter(in_period(pl.col("period"), period))
+        if clocks.height:
+            clocks = clocks.filter(in_period(pl.col("_local").dt.strftime("%Y-%m"), period))
+        if budgets.height:
+            budgets = budgets.filter(_label_within(pl.col("period"), period))
+        if alerts.height:
+            alerts = alerts.filter(in_period(pl.col("fired_at").dt.strftime("%Y-%m"), period))
+        if gates.height:
+            gates = gates.filter(in_period(pl.col("at").dt.strftime("%Y-%m"), period))
     metrics = metrics.sort("variant", "level", "period_kind", "period", "environment", "team",
-                           "tier", "service", "metric", nulls_last=True)
-    breaches = (metrics.filter(pl.col("compliant") == False)  # noqa: E712
-                .select("slo", "service", "team", "tier", "environment", "period", "metric",
-                        "value", "objective", "target",
-                        pl.when(pl.col("breach")).then(pl.lit("breach"))
-                        .otherwise(pl.lit("within_grace")).alias("status"),
-                        pl.lit(None, dtype=pl.String).alias("waived_by")))
-    findings = _findings(dep, incidents, links, tables)
-    if period:
-        findings = findings.filter(_in_period(pl.col("period"), period))
+                           "tier", "service", "metric", "slo", nulls_last=True)
+    if clocks.width:
+        clocks = clocks.drop("_local")
     step(progress, 1.0, "done")
-    drill = dep.drop([c for c in dep.columns if c.startswith("_")]).sort("finished_at", "deployment_id")
+    drill = (dep.drop([c for c in dep.columns if c.startswith("_") and c != "_row"])
+             .sort("finished_at", "_row").drop("_row"))
     return Results(
         policy_sha256=policy.sha256, evidence_root=evidence_root, metrics=metrics,
         findings=findings, breaches=breaches, deployments=drill,
-        clocks=pl.DataFrame(schema={"slo": pl.String, "item_id": pl.String}),
+        clocks=clocks if clocks.width else pl.DataFrame(schema={"slo": pl.String, "item_id": pl.String}),
         period=period, policy_version=policy.version, percentile_method=method,
         rules_applied={k: rules[k] for k in sorted(rules)},
+        alerts=alerts, error_budgets=budgets, gates=gates,
+        as_of=as_of,
     )
 
 
-def _in_period(month: pl.Expr, period: str) -> pl.Expr:
-    """Whether a ``YYYY-MM`` label falls in ``period`` (month, quarter or year label)."""
-    if "-Q" in period:
-        y, q = period.split("-Q")
-        m = month.str.slice(5, 2).cast(pl.Int32)
-        return month.str.starts_with(y) & (((m - 1) // 3 + 1) == int(q))
-    return month.str.starts_with(period)
+def _label_within(label: pl.Expr, period: str) -> pl.Expr:
+    """Whether a period label (month, quarter or year) lies inside ``period``."""
+    is_month = (label.str.len_chars() == 7) & ~label.str.contains("-Q")
+    inside = label == period
+    if len(period) == 4:
+        inside = inside | label.str.starts_with(period)
+    elif "-Q" in period:
+        inside = inside | (is_month & in_period(label, period))
+    return inside
+
+
+def _variants(core: pl.DataFrame, codes: Codes, lvls: dict[str, tuple[str, ...]],
+              kinds: dict[str, str], method: str, rules: dict) -> list[pl.DataFrame]:
+    emergency = rules.get("emergency", "include")
+    excluded = RULE_CODES["emergency_excluded"]
+    if emergency == "separate":
+        em = core.filter(pl.col("rule") == excluded).with_columns(
+            rule=pl.lit(RULE_CODES["counted"], pl.Int8), counted=pl.lit(True))
+        return [aggregate_figures(em, codes, lvls, kinds, method).with_columns(variant=pl.lit("emergency"))]
+    if emergency == "include" and bool(rules.get("emergency_companion", False)):
+        off = pl.col("emergency") & (pl.col("rule") == RULE_CODES["counted"])
+        wo = core.with_columns(rule=pl.when(off).then(pl.lit(excluded, pl.Int8)).otherwise(pl.col("rule")),
+                               counted=pl.col("counted") & ~off)
+        return [aggregate_figures(wo, codes, lvls, kinds, method)
+                .with_columns(variant=pl.lit("without_emergency"))]
+    return []
 
 
 def _classify(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
@@ -211,8 +347,16 @@ def _classify(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     emergency = rules.get("emergency", "include")
     unauthorized = pl.col("environment").is_in(guarded) & (
         pl.col("change_approval").is_null() | (pl.col("change_approval") != "approved"))
+    tol = policy.rules.get("change_window_tolerance", "0m")
+    tol_us = int(parse_duration(tol, key="rules.change_window_tolerance").total_seconds() * 1_000_000)
+    tolerance = pl.duration(microseconds=tol_us)
+    outside = (pl.col("environment").is_in(guarded) & (pl.col("status") != "cancelled")
+               & ((pl.col("started_at").fill_null(pl.col("finished_at")) < pl.col("_planned_start") - tolerance)
+                  | (pl.col("finished_at") > pl.col("_planned_end") + tolerance))).fill_null(False)
+    exclude_outside = rules.get("change_window", "finding") == "exclude"
     rule = (pl.when(pl.col("status") == "cancelled").then(pl.lit("cancelled"))
             .when(unauthorized).then(pl.lit("unauthorized_change"))
+            .when(outside & pl.lit(exclude_outside)).then(pl.lit("outside_change_window"))
             .when(pl.col("is_emergency") & pl.lit(emergency in ("exclude", "separate")))
             .then(pl.lit("emergency_excluded"))
             .otherwise(pl.lit("counted")))
@@ -220,6 +364,7 @@ def _classify(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return dep.with_columns(
         rule=rule,
         counted=rule == "counted",
+        _outside_window=outside & ~unauthorized,
         in_frequency=(pl.col("status") == "success") & (pl.lit(ff_counts) | ~pl.col("feature_flagged")),
         lead_time_h=pl.when(pl.col("status") == "success")
         .then((pl.col("finished_at") - pl.col("first_commit_at")).dt.total_microseconds() / _H),
@@ -234,13 +379,13 @@ def _classify(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 def _recovery(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """``recovery_h`` of each failing deployment (null for the others)."""
     rules = policy.rules
-    succ = (dep.filter(pl.col("status") == "success")
-            .select("service", "environment", pl.col("finished_at").alias("_next_success"))
-            .sort("_next_success"))
-    dep = dep.sort("finished_at").join_asof(
-        succ, left_on="finished_at", right_on="_next_success", by=["service", "environment"],
-        strategy="forward", allow_exact_matches=False,
-        check_sortedness=False)
+    narrow = dep.select("_row", "_g", "finished_at").sort("finished_at")
+    succ = (dep.select("_g", pl.col("finished_at").alias("_next_success"), "status")
+            .filter(pl.col("status") == "success").drop("status").sort("_next_success"))
+    nxt = (narrow.join_asof(succ, left_on="finished_at", right_on="_next_success", by="_g",
+                            strategy="forward", allow_exact_matches=False, check_sortedness=False)
+           .sort("_row")["_next_success"])
+    dep = dep.with_columns(_next_success=nxt)
     start = (pl.when(pl.lit(rules.get("recovery_from") == "incident_opened")
                      & pl.col("_inc_opened").is_not_null())
              .then(pl.col("_inc_opened")).otherwise(pl.col("finished_at")))
@@ -253,148 +398,36 @@ def _recovery(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return dep.with_columns(recovery_h=pl.when(pl.col("failure")).then(hours))
 
 
-def _rework(dep: pl.DataFrame, incidents: pl.DataFrame) -> pl.DataFrame:
+def _rework(dep: pl.DataFrame, incidents: pl.DataFrame, codes: Codes) -> pl.DataFrame:
     """``rework``: a successful emergency deployment made while a production incident
-    of the same service and environment was open (unplanned work to fix it)."""
-    cand = dep.filter(pl.col("is_emergency") & (pl.col("status") == "success")).select(
-        "deployment_id", "service", "environment", "finished_at")
-    hits = (cand.join(incidents.select("service", "environment", "opened_at", "resolved_at"),
-                      on=["service", "environment"], how="inner")
-            .filter((pl.col("opened_at") <= pl.col("finished_at"))
-                    & (pl.col("resolved_at").is_null()
-                       | (pl.col("resolved_at") >= pl.col("finished_at"))))
-            .select("deployment_id").unique())
-    return dep.with_columns(rework=pl.col("deployment_id").is_in(hits["deployment_id"].implode()))
+    of the same service and environment was open (unplanned work to fix it).
 
-
-def _excluded(stacked: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    return (stacked.filter(~pl.col("counted") | ~pl.col("in_frequency") & (pl.col("status") == "success"))
-            .with_columns(r=pl.when(pl.col("counted")).then(pl.lit("feature_flag_not_counted"))
-                          .otherwise(pl.col("rule")))
-            .group_by(*keys, "r").agg(pl.len().alias("k"))
-            .sort("r")
-            .group_by(keys).agg(
-                pl.col("k").sum().alias("excluded"),
-                pl.format("{}:{}", pl.col("r"), pl.col("k")).str.join("; ").alias("excluded_by")))
-
-
-def _aggregate(stacked: pl.DataFrame, level: str, keys: tuple[str, ...], method: str,
-               rules: dict) -> pl.DataFrame:
-    gk = [*keys, "period", "period_kind", "period_days"]
-    c = stacked.filter(pl.col("counted"))
-    succ = pl.col("status") == "success"
-    agg = c.group_by(gk).agg(
-        pl.col("in_frequency").sum().alias("deployments"),
-        pl.len().alias("attempts"),
-        pl.col("failure").sum().alias("failures"),
-        (succ & pl.col("rework")).sum().alias("rework_n"),
-        succ.sum().alias("successes"),
-        pl.col("lead_time_h").filter(succ).drop_nulls().len().alias("lead_n"),
-        _quantile("lead_time_h", 0.5, method).alias("lead_time_p50_h"),
-        _quantile("lead_time_h", 0.9, method).alias("lead_time_p90_h"),
-        pl.col("recovery_h").drop_nulls().len().alias("recovery_n"),
-        _quantile("recovery_h", 0.5, method).alias("recovery_time_p50_h"),
-        _quantile("recovery_h", 0.9, method).alias("recovery_time_p90_h"),
-    )
-    f = pl.Float64
-    long = pl.concat([
-        agg.select(*gk, metric=pl.lit("deployments"), value=pl.col("deployments").cast(f),
-                   numerator=pl.col("deployments").cast(f), denominator=pl.lit(None, f),
-                   n=pl.col("deployments")),
-        agg.select(*gk, metric=pl.lit("deployment_frequency_per_week"),
-                   value=pl.col("deployments") / (pl.col("period_days") / 7),
-                   numerator=pl.col("deployments").cast(f),
-                   denominator=pl.col("period_days") / 7, n=pl.col("deployments")),
-        agg.select(*gk, metric=pl.lit("change_failure_rate"),
-                   value=pl.col("failures") / pl.col("attempts"),
-                   numerator=pl.col("failures").cast(f), denominator=pl.col("attempts").cast(f),
-                   n=pl.col("attempts")),
-        agg.select(*gk, metric=pl.lit("rework_rate"),
-                   value=pl.when(pl.col("successes") > 0)
-                   .then(pl.col("rework_n") / pl.col("successes")),
-                   numerator=pl.col("rework_n").cast(f), denominator=pl.col("successes").cast(f),
-                   n=pl.col("successes")),
-        *[agg.select(*gk, metric=pl.lit(m), value=pl.col(m).cast(f), numerator=pl.lit(None, f),
-                     denominator=pl.lit(None, f), n=pl.col(nc))
-          for m, nc in (("lead_time_p50_h", "lead_n"), ("lead_time_p90_h", "lead_n"),
-                        ("recovery_time_p50_h", "recovery_n"),
-                        ("recovery_time_p90_h", "recovery_n"))],
-    ], how="vertical_relaxed")
-    exc = _excluded(stacked, gk)
-    long = long.join(exc, on=gk, how="full", coalesce=True, nulls_equal=True)
-    # groups with only excluded rows still get a deployments row saying so
-    long = long.with_columns(
-        metric=pl.col("metric").fill_null("deployments"),
-        value=pl.when(pl.col("metric").is_null()).then(pl.lit(0.0)).otherwise(pl.col("value")),
-        n=pl.col("n").fill_null(0), excluded=pl.col("excluded").fill_null(0),
-        excluded_by=pl.col("excluded_by").fill_null(""),
-        level=pl.lit(level),
-    )
-    for k in _ALL_KEYS:
-        if k not in keys:
-            long = long.with_columns(pl.lit(None, dtype=pl.Int64 if k == "tier" else pl.String).alias(k))
-    return long.drop("period_days")
-
-
-def _availability(tables: dict[str, pl.DataFrame], dep: pl.DataFrame, policy: Policy,
-                  kinds: dict[str, str], lvls: dict[str, tuple[str, ...]]) -> pl.DataFrame:
-    """availability = 1 - unplanned outage time / period time (maintenance windows,
-    i.e. planned outages, are counted as up time).  Overlapping outages are merged."""
-    outages = _table(tables, "outages")
-    services = _table(tables, "services").select("service", "team", "tier")
-    pairs = dep.select("service", "environment", pl.col("_local").alias("t"))
-    unpl = outages.filter(~pl.col("planned") & (pl.col("end") > pl.col("start")))
-    # merge overlapping intervals per service+environment
-    merged = (unpl.sort("service", "environment", "start")
-              .with_columns(_prev_end=pl.col("end").cum_max().shift(1).over("service", "environment"))
-              .with_columns(_grp=(pl.col("_prev_end").is_null() | (pl.col("start") > pl.col("_prev_end")))
-                            .cum_sum().over("service", "environment"))
-              .group_by("service", "environment", "_grp")
-              .agg(pl.col("start").min(), pl.col("end").max()))
-    merged = merged.with_columns(pl.col("start").dt.replace_time_zone(None),
-                                 pl.col("end").dt.replace_time_zone(None))
-    # split each merged outage at month boundaries
-    pieces = (merged.with_columns(m=pl.datetime_ranges(pl.col("start").dt.truncate("1mo"),
-                                                       pl.col("end").dt.truncate("1mo"),
-                                                       interval="1mo"))
-              .explode("m")
-              .with_columns(s=pl.max_horizontal("start", "m"),
-                            e=pl.min_horizontal("end", pl.col("m").dt.offset_by("1mo")))
-              .with_columns(down_s=(pl.col("e") - pl.col("s")).dt.total_microseconds() / 1e6)
-              .select("service", "environment", pl.col("m").alias("t"), "down_s"))
-    base = pl.concat([pairs, pieces.select("service", "environment", "t")]).with_columns(
-        pl.col("t").dt.truncate("1mo"))
-    frames = []
-    for kind, every in kinds.items():
-        start = pl.col("t").dt.truncate(every)
-        lab = [_period_label(pl.col("t"), kind).alias("period"), pl.lit(kind).alias("period_kind"),
-               ((start.dt.offset_by(every.replace("1q", "3mo")) - start).dt.total_seconds()
-                .cast(pl.Float64)).alias("period_s")]
-        groups = base.with_columns(lab).select("service", "environment", "period", "period_kind",
-                                               "period_s").unique()
-        down = (pieces.with_columns(lab).group_by("service", "environment", "period")
-                .agg(pl.col("down_s").sum()))
-        frames.append(groups.join(down, on=["service", "environment", "period"], how="left")
-                      .with_columns(pl.col("down_s").fill_null(0.0)))
-    per_service = pl.concat(frames).join(services, on="service", how="left")
-    out = []
-    for level, keys in lvls.items():
-        g = (per_service.group_by(*keys, "period", "period_kind")
-             .agg(pl.col("period_s").sum().alias("den"), pl.col("down_s").sum().alias("down"),
-                  pl.len().alias("n")))
-        g = g.with_columns(metric=pl.lit("availability"),
-                           value=1 - pl.col("down") / pl.col("den"),
-                           numerator=pl.col("den") - pl.col("down"), denominator=pl.col("den"),
-                           excluded=pl.lit(0, pl.Int64), excluded_by=pl.lit(""),
-                           level=pl.lit(level)).drop("den", "down")
-        for k in _ALL_KEYS:
-            if k not in keys:
-                g = g.with_columns(pl.lit(None, dtype=pl.Int64 if k == "tier" else pl.String).alias(k))
-        out.append(g)
-    return pl.concat(out, how="diagonal_relaxed").with_columns(pl.col("n").cast(pl.Int64))
+    One as-of join instead of a cross product: for each service and environment the
+    incidents sorted by ``opened_at`` carry the running maximum of ``resolved_at``
+    (open ones count as never resolved); a deployment is rework when that maximum,
+    over the incidents opened at or before it finished, is not before it."""
+    never = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    g = code_of(codes, pl.col("service"), pl.col("environment"))
+    inc = (incidents.select(_g=g, opened_at="opened_at",
+                            _res=pl.col("resolved_at").fill_null(pl.lit(never, dtype=_TS)))
+           .filter(pl.col("_g").is_not_null() & pl.col("opened_at").is_not_null())
+           .group_by("_g", "opened_at").agg(pl.col("_res").max())
+           .sort("_g", "opened_at")
+           .with_columns(_open_until=pl.col("_res").cum_max().over("_g"))
+           .select("_g", "opened_at", "_open_until").sort("opened_at"))
+    cand = (dep.select("_row", "_g", "finished_at", "is_emergency", "status")
+            .filter(pl.col("is_emergency") & (pl.col("status") == "success"))
+            .select("_row", "_g", "finished_at").sort("finished_at"))
+    hits = (cand.join_asof(inc, left_on="finished_at", right_on="opened_at", by="_g",
+                           strategy="backward", check_sortedness=False)
+            .filter(pl.col("_open_until") >= pl.col("finished_at")))
+    return dep.with_columns(rework=pl.col("_row").is_in(hits["_row"].implode()))
 
 
 def _evaluate_slos(metrics: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """SLO columns on the service-level rows of the policy variant.  Aggregate SLOs
+    are matched by metric, tier, environment and period kind; per-item summaries
+    carry their SLO already (``_slo``)."""
     rows = []
     for s in policy.slos:
         if s.status not in ("active", "draft"):
@@ -403,15 +436,24 @@ def _evaluate_slos(metrics: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         for t in s.tier:
             rows.append({"slo": s.id, "metric": s.metric, "tier": t, "environment": s.environment,
                          "period_kind": s.period, "op": s.op, "target": s.target,
-                         "objective": s.objective, "grace_h": grace_h})
+                         "objective": s.objective, "grace_h": grace_h, "per_item": s.per_item})
     slo_schema = {"slo": pl.String, "metric": pl.String, "tier": pl.Int64,
                   "environment": pl.String, "period_kind": pl.String, "op": pl.String,
-                  "target": pl.Float64, "objective": pl.String, "grace_h": pl.Float64}
+                  "target": pl.Float64, "objective": pl.String, "grace_h": pl.Float64,
+                  "per_item": pl.Boolean}
     slos = pl.DataFrame(rows, schema=slo_schema)
+    if "_slo" not in metrics.columns:
+        metrics = metrics.with_columns(_slo=pl.lit(None, pl.String))
     on = ["metric", "tier", "environment", "period_kind"]
-    svc = metrics.filter((pl.col("level") == "service") & (pl.col("variant") == "policy"))
-    other = metrics.filter((pl.col("level") != "service") | (pl.col("variant") != "policy"))
-    svc = svc.join(slos, on=on, how="left")
+    is_svc = ((pl.col("level") == "service") & (pl.col("variant") == "policy")).fill_null(False)
+    svc = metrics.filter(is_svc & pl.col("_slo").is_null())
+    items = metrics.filter(is_svc & pl.col("_slo").is_not_null())
+    other = metrics.filter(~is_svc)
+    svc = svc.join(slos.filter(~pl.col("per_item")).drop("per_item"), on=on, how="left")
+    item_slos = slos.filter(pl.col("per_item")).drop("per_item", "metric", "tier", "environment").unique()
+    items = items.join(item_slos.rename({"slo": "_slo"}), on=["_slo", "period_kind"], how="left")
+    items = items.with_columns(slo=pl.when(pl.col("target").is_not_null()).then(pl.col("_slo")))
+    svc = pl.concat([svc, items], how="diagonal_relaxed")
     v, t, g, op = pl.col("value"), pl.col("target"), pl.col("grace_h"), pl.col("op")
 
     def meets(limit: pl.Expr, lim_lo: pl.Expr) -> pl.Expr:
@@ -426,13 +468,65 @@ def _evaluate_slos(metrics: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         breach=pl.col("compliant").not_() & pl.col("_graced").not_(),
         within_grace=pl.col("compliant").not_() & pl.col("_graced"),
     ).drop("_graced", "op", "grace_h")
-    return pl.concat([svc, other], how="diagonal_relaxed")
+    return pl.concat([svc, other], how="diagonal_relaxed").drop("_slo")
+
+
+def _breaches(metrics: pl.DataFrame, policy: Policy, waivers: pl.DataFrame | None) -> pl.DataFrame:
+    """Evaluations that missed their SLO.  A period evaluation breaches when its
+    period closes: ``breach_at`` is the period's last microsecond."""
+    b = (metrics.filter(pl.col("compliant") == False)  # noqa: E712
+         .select("slo", "service", "team", "tier", "environment", "period", "metric",
+                 "value", "objective", "target",
+                 pl.when(pl.col("breach")).then(pl.lit("breach"))
+                 .otherwise(pl.lit("within_grace")).alias("status"),
+                 pl.col("_calendar").alias("calendar"), "period_kind"))
+    b = period_bounds(b, policy).with_columns(
+        breach_at=pl.col("period_end") - pl.duration(microseconds=1))
+    b = waived_by(b, waivers, when=pl.col("status") == "breach")
+    return (b.select("slo", "service", "team", "tier", "environment", "period", "metric", "value",
+                     "objective", "target", "status", "waived_by", "breach_at")
+            .sort("period", "slo", "environment", "team", "tier", "service", "metric", nulls_last=True))
+
+
+def _alerts(clocks: pl.DataFrame, breaches: pl.DataFrame, down: pl.DataFrame, svc: pl.DataFrame,
+            policy: Policy, waivers: pl.DataFrame | None) -> pl.DataFrame:
+    cols = list(ALERT_SCHEMA)
+    frames = [pl.DataFrame(schema=ALERT_SCHEMA)]
+    if clocks.height:
+        c = clocks.filter(pl.col("breached").fill_null(False))
+        frames.append(c.select(
+            alert=pl.lit("clock_breach"), rule=pl.col("metric"), severity=pl.lit("ticket"),
+            slo="slo", service="service", team="team", tier="tier", environment="environment",
+            item_id="item_id", period="period", fired_at="breach_at", resolved_at="stopped_at",
+            detail=pl.format("{} {}: {} h against {} h, past the objective plus grace at fired_at{}",
+                             pl.col("item"), pl.col("item_id"), pl.col("value").round(2).cast(pl.String),
+                             pl.col("objective"),
+                             pl.when(pl.col("stage") == "running").then(pl.lit(" (still running)"))
+                             .otherwise(pl.lit(""))),
+            waived_by="waived_by").cast({"tier": pl.Int64}))
+    hard = breaches.filter(pl.col("status") == "breach")
+    if hard.height:
+        frames.append(hard.select(
+            alert=pl.lit("slo_breach"), rule=pl.col("metric"), severity=pl.lit("ticket"),
+            slo="slo", service="service", team="team", tier="tier", environment="environment",
+            item_id=pl.lit(None, pl.String), period="period",
+            fired_at=pl.col("breach_at") + pl.duration(microseconds=1),
+            resolved_at=pl.lit(None, _TS),
+            detail=pl.format("{} of {} {} {}: {} against {}, past its grace", pl.col("metric"),
+                             pl.col("service"), pl.col("environment"), pl.col("period"),
+                             pl.col("value").round(4).cast(pl.String), pl.col("objective")),
+            waived_by="waived_by"))
+    frames.append(burn_rate_alerts(down, svc, policy, waivers))
+    # each part is in a deterministic order already; a stable sort by time keeps it
+    out = pl.concat([f.select(cols).cast(ALERT_SCHEMA) for f in frames])
+    return out.sort("fired_at", maintain_order=True, nulls_last=True)
 
 
 def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
-              tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    cols = ["finding", "rule", "severity", "item_id", "service", "team", "environment",
-            "period", "at", "detail"]
+              tables: dict[str, pl.DataFrame], policy: Policy, unapproved: pl.DataFrame,
+              waivers: pl.DataFrame | None) -> pl.DataFrame:
+    cols = _FINDING_COLS
+    ts = "%Y-%m-%dT%H:%M:%SZ"
     unauth = dep.filter(pl.col("rule") == "unauthorized_change").select(
         finding=pl.lit("Unauthorized production deployment"), rule=pl.lit("unauthorized_change"),
         severity=pl.lit("high"), item_id=pl.col("deployment_id"), service=pl.col("service"),
@@ -441,6 +535,22 @@ def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
         detail=pl.format("{} deployment of {} {}: {}; excluded from every figure",
                          pl.col("status"), pl.col("service"),
                          pl.col("version").fill_null("(no version)"), pl.col("unauthorized_reason")))
+    excluded = policy.rules.get("change_window", "finding") == "exclude"
+    late = ((pl.col("finished_at") - pl.col("_planned_end")).dt.total_seconds() / 60).round(1)
+    early = ((pl.col("_planned_start") - pl.col("started_at")).dt.total_seconds() / 60).round(1)
+    outside = dep.filter(pl.col("_outside_window")).select(
+        finding=pl.lit("Deployment outside its change window"), rule=pl.lit("outside_change_window"),
+        severity=pl.lit("medium"), item_id=pl.col("deployment_id"), service=pl.col("service"),
+        team=pl.col("team"), environment=pl.col("environment"),
+        period=pl.col("finished_at").dt.strftime("%Y-%m"), at=pl.col("finished_at"),
+        detail=pl.format("ran {} to {}, change {} planned {} to {} ({}); {}",
+                         pl.col("started_at").dt.strftime(ts), pl.col("finished_at").dt.strftime(ts),
+                         pl.col("change_id"), pl.col("_planned_start").dt.strftime(ts),
+                         pl.col("_planned_end").dt.strftime(ts),
+                         pl.when(early > 0).then(pl.format("started {} min early", early.cast(pl.String)))
+                         .otherwise(pl.format("finished {} min late", late.cast(pl.String))),
+                         pl.lit("excluded from the figures" if excluded else
+                                "counted in the figures (change_window = finding)")))
     cmdb = _table(tables, "services")
     unknown = (dep.filter(pl.col("tier").is_null())
                .group_by("service", "environment")
@@ -458,7 +568,7 @@ def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
                              | pl.col("caused_by_change_id").is_not_null())
     dangling = (named.join(links.filter(pl.col("link_rule") == "unlinked").select("incident_id"),
                            on="incident_id", how="semi")
-                .join(_table(tables, "services").select("service", "team"), on="service", how="left")
+                .join(cmdb.select("service", "team"), on="service", how="left")
                 .select(finding=pl.lit("Incident names a deployment or change that is not in the evidence"),
                         rule=pl.lit("dangling_incident_link"), severity=pl.lit("medium"),
                         item_id=pl.col("incident_id"), service=pl.col("service"), team=pl.col("team"),
@@ -468,6 +578,36 @@ def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
                                          pl.col("incident_id"),
                                          pl.col("caused_by_deployment_id").fill_null("-"),
                                          pl.col("caused_by_change_id").fill_null("-"))))
-    out = pl.concat([unauth.select(cols), unknown.select(cols), dangling.select(cols)],
-                    how="vertical_relaxed")
-    return out.sort("rule", "at", "item_id")
+    maint = (unapproved.join(cmdb.select("service", "team"), on="service", how="left")
+             .join(_table(tables, "changes").select("change_id", "approval"), on="change_id", how="left")
+             .select(finding=pl.lit("Planned outage without an approved change"),
+                     rule=pl.lit("unapproved_maintenance"), severity=pl.lit("medium"),
+                     item_id=pl.format("{}/{}", pl.col("service"), pl.col("start").dt.strftime(ts)),
+                     service=pl.col("service"), team=pl.col("team"), environment=pl.col("environment"),
+                     period=pl.col("start").dt.strftime("%Y-%m"), at=pl.col("start"),
+                     detail=pl.format("planned outage {} to {} names change {} ({}); counted as down "
+                                      "time, not as a maintenance window",
+                                      pl.col("start").dt.strftime(ts), pl.col("end").dt.strftime(ts),
+                                      pl.col("change_id"),
+                                      pl.col("approval").fill_null("not in the change records"))))
+    frames = [unauth.select(cols), outside.select(cols), unknown.select(cols),
+              dangling.select(cols), maint.select(cols)]
+    if waivers is not None and waivers.height:
+        em = dep.filter(pl.col("is_emergency") & (pl.col("status") != "cancelled")).with_columns(
+            slo=pl.lit("*"))
+        em = waived_by(em, waivers.with_columns(slo=pl.lit("*")), at="finished_at", out="_waiver")
+        em = em.filter(pl.col("_waiver").is_not_null()).join(
+            waivers.select(pl.col("waiver_id").alias("_waiver"), pl.col("slo").alias("_wslo"),
+                           pl.col("reason").alias("_wreason")), on="_waiver", how="left")
+        frames.append(em.select(
+            finding=pl.lit("Emergency deployment under a waiver"), rule=pl.lit("emergency_under_waiver"),
+            severity=pl.lit("low"), item_id=pl.col("deployment_id"), service=pl.col("service"),
+            team=pl.col("team"), environment=pl.col("environment"),
+            period=pl.col("finished_at").dt.strftime("%Y-%m"), at=pl.col("finished_at"),
+            detail=pl.format("{} emergency deployment while waiver {} (SLO {}: {}) was in force; "
+                             "still {} under the policy's emergency rule ({})",
+                             pl.col("status"), pl.col("_waiver"), pl.col("_wslo"),
+                             pl.col("_wreason").fill_null("no reason given"),
+                             pl.when(pl.col("counted")).then(pl.lit("counted"))
+                             .otherwise(pl.lit("not counted")), pl.col("rule"))).select(cols))
+    return pl.concat(frames, how="vertical_relaxed")

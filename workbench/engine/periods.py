@@ -1,6 +1,6 @@
 """Reporting periods: labels (``2026-07``, ``2026-Q3``, ``2026``), the zone that cuts
-them (UTC, or the service's calendar zone with ``period_boundaries = "local"``),
-their instants, and stacking rows once per period kind."""
+them (UTC, or the service's calendar zone with ``period_boundaries = "local"``), and
+their instants."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import polars as pl
 
 from ..policy import Policy
 
-__all__ = ["PERIOD_KINDS", "period_label", "local_naive", "with_periods", "period_bounds",
-           "in_period"]
+__all__ = ["PERIOD_KINDS", "period_label", "local_naive", "period_bounds", "in_period"]
 
 PERIOD_KINDS = {"month": "1mo", "quarter": "1q", "year": "1y"}
 _TS = pl.Datetime("us", "UTC")
@@ -39,24 +38,6 @@ def local_naive(df: pl.DataFrame, col: str, policy: Policy, out: str,
         parts.append(part.with_columns(
             pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None).alias(out)))
     return pl.concat(parts).drop("_tz")
-
-
-def with_periods(df: pl.DataFrame, local_col: str, kinds: dict[str, str]) -> pl.DataFrame:
-    """Stack ``df`` once per period kind with ``period``, ``period_kind`` and ``period_days``."""
-    frames = []
-    for kind, every in kinds.items():
-        start = pl.col(local_col).dt.truncate(every)
-        frames.append(df.with_columns(
-            period_label(pl.col(local_col), kind).alias("period"),
-            pl.lit(kind).alias("period_kind"),
-            ((start.dt.offset_by(every.replace("1q", "3mo")) - start).dt.total_days()
-             .cast(pl.Float64)).alias("period_days"),
-        ))
-    if not frames:
-        return df.head(0).with_columns(period=pl.lit(None, pl.String),
-                                       period_kind=pl.lit(None, pl.String),
-                                       period_days=pl.lit(None, pl.Float64))
-    return pl.concat(frames)
 
 
 def period_bounds(df: pl.DataFrame, policy: Policy, *, period: str = "period",
@@ -91,6 +72,6 @@ def in_period(month: pl.Expr, period: str) -> pl.Expr:
     """Whether a ``YYYY-MM`` label falls in ``period`` (month, quarter or year label)."""
     if "-Q" in period:
         y, q = period.split("-Q")
-        m = month.str.slice(5, 2).cast(pl.Int32)
+        m = month.str.slice(5, 2).cast(pl.Int32, strict=False)
         return month.str.starts_with(y) & (((m - 1) // 3 + 1) == int(q))
     return month.str.starts_with(period)

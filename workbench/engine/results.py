@@ -24,20 +24,52 @@ Frames and their columns
     environment, period, at (Datetime UTC), detail
 
 ``breaches``  metrics rows with compliant == False (one per SLO and group/period),
-    with ``status`` "breach" | "within_grace" and ``waived_by`` (null for now).
+    with ``status`` "breach" | "within_grace", ``waived_by`` (the approved waiver in
+    force when the period closed, for breaches) and ``breach_at`` (that instant).
 
 ``deployments``  the deployments with the columns of the canonical table plus
     ``team``, ``tier``, ``counted`` (bool: in the figures) and ``rule`` (the
     rule that excluded it, or "counted"), ``failure`` (bool), ``failure_reason``,
     ``incident_ids`` (str, comma separated) -- the drill-down behind every figure.
 
-``clocks``  per-item SLA clocks (empty until the clock engine lands).
+``clocks``  one row per item of a per-item SLO (:mod:`workbench.engine.clocks`)::
+
+    slo, item_id, service, started_at, stopped_at (null while running), paused_h,
+    value (h, judged), target, compliant, breached (past grace), waived_by,
+    elapsed_h (actual time minus pauses), business_h (business time minus pauses),
+    business_paused_h, metric, item ("change"|"deployment"|"incident"), team, tier,
+    environment, calendar, stop_event, stage ("completed"|"running"|"not_measured"),
+    rule ("measured" or the rule that left it out), pause_rules ("rule:count; ..."),
+    objective, within_grace, breach_at (when objective + grace was passed), period
+
+``alerts``  alerts that would have fired (:mod:`workbench.engine.alerts`)::
+
+    alert ("clock_breach"|"slo_breach"|"burn_rate"), rule, severity ("page"|"ticket"),
+    slo, service, team, tier, environment, item_id, period, fired_at, resolved_at,
+    detail, waived_by
+
+``error_budgets``  per SLO, service and period (:mod:`workbench.engine.budgets`)::
+
+    slo, service, team, tier, environment, period, metric, objective, unit, budget,
+    consumed, remaining, remaining_share, elapsed_share, burn_rate,
+    status ("ok"|"warning"|"exhausted"), advice, waived_by
+
+``gates``  promotion gates on history (:mod:`workbench.engine.gates`)::
+
+    gate, deployment_id, service, team, tier, version, environment, from_environment,
+    at, history_n, value, objective, same_version_ok, passed, rule, reason
+
+``as_of``  the latest event in the evidence; running clocks are measured up to it.
+
+.. versionadded:: clocks, alerts, error_budgets, gates, as_of and breaches'
+   ``waived_by`` / ``breach_at`` filled by the SLA engine (issue 4).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import polars as pl
@@ -86,6 +118,10 @@ class Results:
     policy_version: int = 1
     percentile_method: str = "linear"
     rules_applied: dict[str, Any] = field(default_factory=dict)
+    alerts: pl.DataFrame = field(default_factory=pl.DataFrame)
+    error_budgets: pl.DataFrame = field(default_factory=pl.DataFrame)
+    gates: pl.DataFrame = field(default_factory=pl.DataFrame)
+    as_of: Any = None
 
     _METRIC_KEYS = ("level", "service", "team", "tier", "environment", "period", "period_kind",
                     "metric", "value", "target", "objective", "slo", "compliant", "breach",
@@ -106,6 +142,11 @@ class Results:
             "breaches": frame_records(self.breaches),
             "findings": frame_records(self.findings),
             "reconciliation": frame_records(self.reconciliation),
+            "as_of": (self.as_of.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                      .replace(".000000Z", "Z") if isinstance(self.as_of, datetime) else self.as_of),
+            "alerts": frame_records(self.alerts),
+            "error_budgets": frame_records(self.error_budgets),
+            "gates": frame_records(self.gates),
         }
 
     def to_json(self) -> str:

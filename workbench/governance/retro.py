@@ -1,0 +1,444 @@
+"""The retrospective pack: one team, one period, as a signed PDF and Excel pair.
+
+:func:`build_retro` recomputes the figures over the team's services only (so the
+environment-level rows, the trend and the headline are the team's), with the
+registry's waivers and maintenance windows (:func:`~workbench.governance.engine_tables`),
+and keeps what falls in the period.  It builds the ordinary
+:class:`~workbench.reports.model.ReportModel` from that -- figures, breaches, findings
+(the engine's plus the team's governance findings), reconciliation -- and adds the
+retrospective's own tables: waivers, waiver usage, RCAs required and recorded,
+post-mortems owed, the deployment risk profile, anomalies and leading indicators.
+
+:func:`write_retro` renders both files like ``workbench report`` does (PAdES-signed
+PDF with ``figures.json`` attached; workbook with a detached CMS signature and a
+manifest), adding the retrospective tables as a last PDF section and as extra
+sheets.  ``figures.json`` carries them too, under ``retrospective``.
+
+The report model has no slot for extra tables yet, so the renderers' table helpers
+are reused here (:func:`_pdf_bytes`, :func:`_xlsx_bytes`); once the model grows an
+``extra_tables`` list rendered by both, those two functions reduce to a call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ..errors import InputError, WorkbenchError
+from ..reports.model import Column, ReportModel, ReportTable, build_report_model
+from .store import fmt_ts, now, period_kind, period_range, period_within
+
+if TYPE_CHECKING:
+    from ..audit.signing import Signer
+    from ..engine.results import Results
+    from ..policy import Policy
+    from ..progress import Progress
+    from ..workspace import Workspace
+
+__all__ = ["RetroPack", "build_retro", "write_retro", "load_signer_for", "RETRO_SHEETS"]
+
+#: extra Excel sheets of a retrospective pack, in order
+RETRO_SHEETS = ("Waivers", "Waiver usage", "RCAs required", "RCA records", "Post-mortems",
+                "Risk profile", "Anomalies", "Leading indicators")
+
+
+@dataclass
+class RetroPack:
+    """A retrospective: the report model and the extra tables (same rows in both files)."""
+
+    team: str
+    period: str
+    model: ReportModel
+    tables: list[ReportTable]
+    notes: list[str]
+
+    def table(self, name: str) -> ReportTable:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+def _c(key: str, header: str, kind: str = "text", width: float = 12.0) -> Column:
+    return Column(key, header, kind, width)
+
+
+_COLS: dict[str, list[Column]] = {
+    "waivers": [_c("waiver_id", "Waiver", width=11), _c("service", "Service", width=16),
+                _c("slo", "SLO", width=20), _c("state", "State", width=9),
+                _c("valid_from", "Valid from", width=11), _c("valid_to", "Valid to", width=11),
+                _c("risk", "Risk", width=7), _c("approved_by", "Approved by", width=18),
+                _c("breaches_covered", "Breaches covered", "int", 9),
+                _c("review", "Review", width=16), _c("justification", "Justification", width=40)],
+    "waiver_usage": [_c("level", "Level", width=8), _c("service", "Service", width=16),
+                     _c("waivers", "Waivers", "int", 8), _c("approved", "Approved", "int", 8),
+                     _c("rejected", "Rejected", "int", 8), _c("revoked", "Revoked", "int", 8),
+                     _c("days_waived", "Days waived", "float", 10),
+                     _c("breaches_covered", "Breaches covered", "int", 9),
+                     _c("systemic", "Systemic", "bool", 8), _c("detail", "Detail", width=40)],
+    "rca_required": [_c("item_id", "Item", width=30), _c("kind", "Kind", width=10),
+                     _c("service", "Service", width=16), _c("environment", "Environment", width=10),
+                     _c("occurred", "Occurred (UTC)", width=17), _c("due", "Due (UTC)", width=17),
+                     _c("status", "Status", width=12), _c("rca_id", "RCA", width=9),
+                     _c("detail", "Detail", width=44)],
+    "rca_records": [_c("rca_id", "RCA", width=9), _c("items", "Items", width=26),
+                    _c("document", "Document", width=24), _c("causes", "Causes", width=30),
+                    _c("actions", "Actions", width=30), _c("owner", "Owner", width=12),
+                    _c("due", "Due (UTC)", width=17), _c("status", "Status", width=10)],
+    "postmortems": [_c("period", "Period", width=9), _c("window", "Window", width=17),
+                    _c("breaches", "Breaches", "int", 8), _c("due", "Due (UTC)", width=17),
+                    _c("pm_id", "Post-mortem", width=10), _c("held", "Held (UTC)", width=17),
+                    _c("team_attendees", "Team attendees", "int", 9),
+                    _c("status", "Status", width=9)],
+    "risk": [_c("service", "Service", width=18), _c("tier", "Tier", "int", 5),
+             _c("deployments", "Deployments", "int", 10), _c("failures", "Failing", "int", 8),
+             _c("change_failure_rate", "CFR", "ratio", 8),
+             _c("recovery_p90_h", "Recovery p90", "hours", 10),
+             _c("incidents", "Incidents", "int", 8), _c("worst_severity", "Worst sev", "int", 8),
+             _c("score", "Score", "float", 7), _c("risk", "Risk", width=8),
+             _c("drivers", "Drivers", width=44)],
+    "anomalies": [_c("metric", "Metric", width=20), _c("service", "Service", width=16),
+                  _c("month", "Month", width=8), _c("value", "Value", "float", 9),
+                  _c("expected", "Expected", "float", 9), _c("method", "Method", width=9),
+                  _c("direction", "Direction", width=8), _c("reason", "Why", width=50)],
+    "indicators": [_c("service", "Service", width=16), _c("period", "Month", width=8),
+                   _c("deployments", "Deployments", "int", 10),
+                   _c("rollback_rate", "Rollback rate", "ratio", 10),
+                   _c("test_pass_rate", "Test pass rate", "ratio", 10),
+                   _c("change_size", "Change size", "float", 9),
+                   _c("incident_count", "Incidents", "float", 9),
+                   _c("breach_now", "Breach now", "bool", 8),
+                   _c("breach_next", "Breach next", "bool", 8),
+                   _c("forecast", "P(breach next period)", "ratio", 12)],
+}
+
+
+def _ts(v: Any) -> str | None:
+    return fmt_ts(v).replace("T", " ").replace("Z", "") if isinstance(v, datetime) else v
+
+
+def _team_services(ws: Workspace, team: str) -> list[str]:
+    svc = ws.tables()["services"]
+    teams = sorted({t for t in svc["team"].to_list() if t})
+    if team not in teams:
+        raise InputError(f"team {team!r} is not in the CMDB (teams: {', '.join(teams) or 'none'})",
+                         column="team")
+    return sorted(svc.filter(pl.col("team") == team)["service"].to_list())
+
+
+def _in_period(df: pl.DataFrame, period: str, col: str = "period") -> pl.DataFrame:
+    if df.height == 0 or col not in df.columns:
+        return df
+    labels = [p for p in df[col].unique().to_list() if p is not None]
+    keep = []
+    for p in labels:
+        try:
+            if period_within(p, period):
+                keep.append(p)
+        except InputError:
+            continue
+    return df.filter(pl.col(col).is_in(keep))
+
+
+def _team_rows(df: pl.DataFrame, team: str) -> pl.DataFrame:
+    if df.height == 0 or "team" not in df.columns:
+        return df
+    if "level" in df.columns:
+        return df.filter(pl.col("level").is_in(["environment", "tier"]) | (pl.col("team") == team))
+    return df.filter(pl.col("team") == team)
+
+
+def _scope(results: Results, team: str, period: str) -> Results:
+    start, end = period_range(period)
+    dep = results.deployments
+    if dep.height and "finished_at" in dep.columns:
+        dep = dep.filter((pl.col("finished_at") >= start) & (pl.col("finished_at") < end))
+    return dataclasses.replace(
+        results,
+        metrics=_in_period(_team_rows(results.metrics, team), period),
+        breaches=_in_period(_team_rows(results.breaches, team), period),
+        findings=_in_period(_team_rows(results.findings, team), period),
+        deployments=_team_rows(dep, team),
+        clocks=_in_period(_team_rows(results.clocks, team), period),
+        reconciliation=_in_period(_team_rows(results.reconciliation, team), period),
+        alerts=_in_period(_team_rows(results.alerts, team), period),
+        error_budgets=_in_period(_team_rows(results.error_budgets, team), period),
+        gates=_team_rows(results.gates, team),
+        period=period,
+    )
+
+
+def _records(df: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _ts(v) for k, v in r.items()} for r in df.iter_rows(named=True)]
+
+
+def build_retro(ws: Workspace, policy: Policy, *, team: str, period: str,
+                as_of: datetime | None = None, signer_is_demo: bool = True,
+                indicators: bool = True, progress: Progress | None = None) -> RetroPack:
+    """Build the retrospective of ``team`` for ``period`` (governance statuses judged
+    at ``as_of``, default now)."""
+    from ..engine import recompute
+    from ..progress import step
+    from . import engine_tables, governance_findings
+    from .lifecycle import record_policy_version
+    from .postmortems import postmortem_status
+    from .rca import rca_records, rca_status
+    from .risk import risk_profile
+    from .waivers import waiver_registry, waiver_usage
+
+    period_kind(period)
+    services = _team_services(ws, team)
+    as_of = as_of or now()
+    start, end = period_range(period)
+    record_policy_version(ws, policy)
+    tables = engine_tables(ws)
+    step(progress, 0.05, f"recomputing the figures of team {team}")
+    full = recompute(tables, policy, evidence_root=ws.evidence_root(), services=services)
+    scoped = _scope(full, team, period)
+    notes = [f"Figures recomputed over the {len(services)} services of team {team} "
+             f"({', '.join(services)}); environment- and tier-level rows aggregate those "
+             "services only.",
+             f"Governance statuses (RCAs, reviews, post-mortems) as of {fmt_ts(as_of)}."]
+
+    step(progress, 0.35, "governance records")
+    gov = governance_findings(ws, policy, full, as_of=as_of, tables=tables)
+    gov = _in_period(gov.filter(pl.col("team") == team), period)
+    scoped = dataclasses.replace(scoped, findings=pl.concat([scoped.findings, gov],
+                                                           how="vertical_relaxed"))
+    extra: list[ReportTable] = []
+
+    reg = waiver_registry(ws, policy, as_of=as_of).filter(
+        pl.col("service").is_in(services) & (pl.col("valid_from") < end)
+        & (pl.col("valid_to") >= start))
+    covered = {}
+    if full.breaches.height:
+        for wid, n in (_in_period(full.breaches, period).filter(pl.col("waived_by").is_not_null())
+                       .group_by("waived_by").len().iter_rows()):
+            covered[wid] = n
+    wrows = []
+    for r in reg.iter_rows(named=True):
+        review = (f"{r['review_outcome']} ({_ts(r['reviewed_at'])[:10]})" if r["review_outcome"]
+                  else "overdue" if r["review_overdue"]
+                  else f"due {_ts(r['review_due'])[:10]}" if r["review_due"] else None)
+        wrows.append({**{k: _ts(v) for k, v in r.items()},
+                      "valid_from": _ts(r["valid_from"])[:10], "valid_to": _ts(r["valid_to"])[:10],
+                      "breaches_covered": covered.get(r["waiver_id"], 0), "review": review})
+    extra.append(ReportTable("retro_waivers", "Waivers of the team in force in the period",
+                             _COLS["waivers"], wrows, "No waiver of the team overlaps the period."))
+
+    usage = waiver_usage(ws, full, policy, as_of=as_of).filter(pl.col("team") == team)
+    extra.append(ReportTable("retro_waiver_usage", "Waiver usage (all periods)",
+                             _COLS["waiver_usage"], _records(usage), "The team has no waivers."))
+
+    st = rca_status(ws, full, policy, as_of=as_of, tables=tables).filter(
+        (pl.col("team") == team) & (pl.col("occurred_at") >= start) & (pl.col("occurred_at") < end))
+    rrows = [{**r, "occurred": _ts(r["occurred_at"]), "due": _ts(r["rca_due"] or r["due_at"])}
+             for r in st.iter_rows(named=True)]
+    extra.append(ReportTable("retro_rca_required", "RCAs required for failures in the period",
+                             _COLS["rca_required"], rrows, "No failure in the period needed an RCA."))
+    ids = set(st["rca_id"].drop_nulls().to_list())
+    recs = rca_records(ws).filter(pl.col("rca_id").is_in(sorted(ids)))
+    extra.append(ReportTable("retro_rca_records", "RCA records", _COLS["rca_records"],
+                             _records(recs), "No RCA record covers the period's failures."))
+
+    pm = postmortem_status(ws, full, policy, as_of=as_of).filter(pl.col("team") == team)
+    pm = pm.filter(pl.col("window_last").map_elements(
+        lambda p: period_range(p)[0] < end and period_range(p)[1] > start, return_dtype=pl.Boolean)
+    ) if pm.height else pm
+    prow = [{**r, "window": f"{r['window_first']}..{r['window_last']}", "due": _ts(r["due_at"]),
+             "held": _ts(r["held_at"])} for r in pm.iter_rows(named=True)]
+    extra.append(ReportTable("retro_postmortems", "Post-mortems owed (repeat-breach rule)",
+                             _COLS["postmortems"], prow, "The team owed no post-mortem."))
+
+    step(progress, 0.5, "risk profile and anomalies")
+    risk_at = min(end, full.as_of) if full.as_of is not None else end
+    risk = risk_profile(full, policy, tables, as_of=risk_at, services=services)
+    extra.append(ReportTable("retro_risk", f"Deployment risk profile at {_ts(risk_at)[:10]}",
+                             _COLS["risk"], _records(risk), "No services."))
+    extra.append(ReportTable("retro_anomalies", "Anomalies in the period (monthly series)",
+                             _COLS["anomalies"], _anomalies(full, services, period),
+                             "No anomaly was flagged in the period."))
+    ind_rows: list[dict[str, Any]] = []
+    if indicators:
+        step(progress, 0.6, "leading indicators")
+        ind_rows, ind_notes = _indicators(ws, tables, policy, services, period)
+        notes += ind_notes
+    extra.append(ReportTable("retro_indicators", "Leading indicators (per service and month)",
+                             _COLS["indicators"], ind_rows,
+                             "No leading-indicator rows for the period."))
+
+    step(progress, 0.8, "report model")
+    model = build_report_model(
+        scoped, policy, ws.manifest(), ws.evidence_root(),
+        title=f"Retrospective: team {team}, {period}",
+        scope=f"team {team}: {len(services)} services ({', '.join(services)}); "
+              f"workspace {ws.path.name}",
+        period=period, signer_is_demo=signer_is_demo, generated_for=f"team {team}")
+    doc = json.loads(model.figures_json)
+    doc["retrospective"] = {"team": team, "period": period, "as_of": fmt_ts(as_of),
+                            "notes": notes, "tables": {t.name: t.rows for t in extra}}
+    model.figures_json = json.dumps(doc, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    return RetroPack(team, period, model, extra, notes)
+
+
+def _anomalies(results: Results, services: list[str], period: str) -> list[dict[str, Any]]:
+    from ..stats.anomalies import detect_anomalies, monthly_series
+
+    rows = []
+    for metric in ("deployments", "change_failure_rate", "lead_time_p90_h", "recovery_time_p90_h"):
+        series = monthly_series(results, metric, level="service")
+        if series.height == 0 or "service" not in series.columns:
+            continue
+        series = series.filter(pl.col("service").is_in(services) & pl.col("value").is_not_null())
+        if series.height < 6:
+            continue
+        rep = detect_anomalies(series, time="date", group_by=["service"],
+                               methods=("robust_z", "ewma"))
+        for p in rep.points:
+            month = f"{p.time.year}-{p.time.month:02d}"
+            if period_within(month, period):
+                rows.append({"metric": metric, "service": p.group.get("service"), "month": month,
+                             "value": p.value, "expected": p.expected, "method": p.method,
+                             "direction": p.direction, "reason": p.reason})
+    return rows
+
+
+def _indicators(ws: Workspace, tables: dict[str, pl.DataFrame], policy: Policy,
+                services: list[str], period: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Indicator panel rows of the team's services in the period and the model's
+    forecast -- fitted on every service (the model needs them all)."""
+    from ..engine import recompute
+    from ..stats.indicators import indicator_panel, predict_breaches
+
+    res = recompute(tables, policy, evidence_root=ws.evidence_root())
+    panel = indicator_panel(res, tables)
+    notes = []
+    forecast: dict[tuple[str, str], float] = {}
+    try:
+        pred = predict_breaches(res, tables)
+        notes += [f"Leading indicators: {s}" for s in pred.statement]
+        for f in pred.forecast:
+            if f.get("service") in services and f.get("p_breach") is not None:
+                forecast[(f["service"], f.get("period"))] = f["p_breach"]
+    except (ValueError, ArithmeticError) as exc:  # too little history to fit a model
+        notes.append(f"Leading indicators: no model ({exc}).")
+    panel = _in_period(panel.filter(pl.col("service").is_in(services)), period)
+    rows = [{**r, "forecast": forecast.get((r["service"], r["period"]))}
+            for r in panel.sort("service", "period").iter_rows(named=True)]
+    return rows, notes
+
+
+# --------------------------------------------------------------------------- output
+
+
+def load_signer_for(key: str | None, passphrase: bytes | None = None) -> Signer:
+    """The signer of ``workbench report``: the demo key without ``key``; else the
+    PKCS#12 file, its passphrase from ``passphrase``, $WORKBENCH_KEY_PASSPHRASE or a
+    prompt (empty when not interactive)."""
+    import getpass
+
+    from ..audit.signing import demo_key, load_signer
+
+    if key is None:
+        return load_signer(demo_key(), b"")
+    env = os.environ.get("WORKBENCH_KEY_PASSPHRASE")
+    if passphrase is not None:
+        pw = passphrase
+    elif env is not None:
+        pw = env.encode()
+    elif sys.stdin.isatty():
+        pw = getpass.getpass(f"passphrase for {key}: ").encode()
+    else:
+        pw = b""
+    return load_signer(Path(key), pw)
+
+
+def _renderer(module: Any, *names: str) -> list[Any]:
+    missing = [n for n in names if not hasattr(module, n)]
+    if missing:
+        raise WorkbenchError(f"the report renderer changed ({module.__name__} has no "
+                             f"{', '.join(missing)}); the retrospective pack needs updating")
+    return [getattr(module, n) for n in names]
+
+
+def _pdf_bytes(pack: RetroPack, demo: bool) -> bytes:
+    import io
+    from xml.sax.saxutils import escape
+
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    from ..reports import pdf as P
+
+    styles, story_of, flowables, canvas_class = _renderer(
+        P, "_styles", "_story", "_table_flowables", "_canvas_class")
+    st = styles()
+    story = story_of(pack.model, demo)
+    story += [PageBreak(), Paragraph("8. Retrospective", st["h1"])]
+    story += [Paragraph(escape(n), st["note"]) for n in pack.notes]
+    for t in pack.tables:
+        story += [Paragraph(escape(t.title), st["h2"]), *flowables(t, st)]
+    buf = io.BytesIO()
+    m = pack.model
+    doc = SimpleDocTemplate(buf, pagesize=P.PAGE, leftMargin=P.MARGIN, rightMargin=P.MARGIN,
+                            topMargin=P.MARGIN, bottomMargin=P.MARGIN + 6, title=m.title,
+                            author="Release SLA Workbench",
+                            subject=f"evidence root {m.evidence_root}",
+                            creator="Release SLA Workbench", invariant=1)
+    doc.build(story, canvasmaker=canvas_class(f"{m.title} - evidence root "
+                                              f"{m.evidence_root[:16]}...", demo))
+    return buf.getvalue()
+
+
+def _xlsx_bytes(pack: RetroPack, demo: bool) -> bytes:
+    import io
+
+    from openpyxl import load_workbook
+
+    from ..reports import excel as X
+
+    (table_sheet,) = _renderer(X, "_table_sheet")
+    wb = load_workbook(io.BytesIO(X.build_xlsx_bytes(pack.model, demo=demo)))
+    for name, t in zip(RETRO_SHEETS, pack.tables, strict=True):
+        table_sheet(wb, name, t)
+    ws = wb.create_sheet("Retro notes")
+    X.set_text(ws.cell(row=1, column=1), "Notes")
+    for i, n in enumerate(pack.notes, start=2):
+        X.set_text(ws.cell(row=i, column=1), n)
+    ws.column_dimensions["A"].width = 120
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def write_retro(pack: RetroPack, signer: Signer, *, pdf: str | Path | None = None,
+                xlsx: str | Path | None = None, progress: Progress | None = None) -> list[Path]:
+    """Render, sign and atomically write the pack; returns the paths written."""
+    from ..audit.signing import atomic_write_bytes, sign_detached, sign_pdf
+    from ..progress import step
+    from ..reports import excel as X
+    from ..reports.pdf import embed_figures
+
+    out = []
+    if pdf:
+        step(progress, 0.85, "laying out the retrospective PDF")
+        raw = _pdf_bytes(pack, signer.is_demo)
+        signed = sign_pdf(embed_figures(raw, pack.model.figures_json), signer)
+        out.append(atomic_write_bytes(pdf, signed))
+    if xlsx:
+        step(progress, 0.93, "writing the retrospective workbook")
+        (manifest_json,) = _renderer(X, "_manifest_json")
+        data = _xlsx_bytes(pack, signer.is_demo)
+        path = atomic_write_bytes(xlsx, data)
+        atomic_write_bytes(X.signature_path(path), sign_detached(data, signer))
+        atomic_write_bytes(X.manifest_path(path), manifest_json(pack.model, path.name, data, signer))
+        out.append(path)
+    step(progress, 1.0, "retrospective written")
+    return out
