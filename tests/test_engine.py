@@ -147,10 +147,12 @@ def test_feature_flag_rule(handmade_tables, tmp_path):
 
 def test_levels_roll_up(res):
     teams = res.metrics.filter((pl.col("level") == "team") & (pl.col("metric") == "deployments")
+                               & (pl.col("variant") == "policy")
                                & (pl.col("period") == "2026-07") & (pl.col("environment") == "production"))
     assert dict(zip(teams["team"], teams["value"])) == {"alpha": 3.0, "beta": 1.0}
     assert teams["service"].null_count() == 2
     tier0 = res.metrics.filter((pl.col("level") == "tier") & (pl.col("tier") == 0)
+                               & (pl.col("variant") == "policy")
                                & (pl.col("metric") == "change_failure_rate")
                                & (pl.col("period") == "2026-Q3") & (pl.col("environment") == "production"))
     assert tier0["value"].to_list() == [0.5]
@@ -193,3 +195,13 @@ def test_local_period_boundaries(handmade_tables, tmp_path):
     assert _fig(utc, "deployments", "2026-07")["value"] == 4
     assert _fig(loc, "deployments", "2026-07")["value"] == 3
     assert _fig(loc, "deployments", "2026-08")["value"] == 2
+
+
+
+def test_figures_with_and_without_emergency_deployments(res):
+    without = res.metrics.filter((pl.col("variant") == "without_emergency") & (pl.col("level") == "service")
+                                 & (pl.col("service") == "pay") & (pl.col("period") == "2026-07")
+                                 & (pl.col("environment") == "production"))
+    got = dict(zip(without["metric"], without["value"]))
+    assert got["deployments"] == 2                  # d1, d2 without the emergency d3
+    assert got["change_failure_rate"] == pytest.approx(2 / 3)   # d2, d4 of d1, d2, d4

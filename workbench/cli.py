@@ -73,13 +73,38 @@ def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
 
 
 # ---- commands ---------------------------------------------------------------
+def _import_options(pairs: list[str] | None) -> dict[str, str]:
+    """``--option key=value`` (repeatable) -> dict; a malformed pair is bad input."""
+    from .errors import InputError
+
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option {pair!r}: expected key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def cmd_import(a: argparse.Namespace) -> int:
+    options = _import_options(a.option)
     with _open_ws(a.workspace) as ws:
         reports = ws.import_paths(a.paths, format=a.format, source_tz=a.source_tz,
-                                  progress=TerminalProgress())
+                                  options=options, progress=TerminalProgress())
         for r in reports:
             print(r.summary())
         added = sum(not r.already_imported for r in reports)
+        new = [r for r in reports if not r.already_imported]
+        if new:
+            q = {k: sum(getattr(r, k) for r in new) for k in
+                 ("rows_read", "rows_kept", "rows_rejected", "rows_skipped", "duplicates",
+                  "out_of_order", "clock_skew")}
+            print(f"data quality: read {q['rows_read']}, kept {q['rows_kept']}, rejected "
+                  f"{q['rows_rejected']}, skipped {q['rows_skipped']}, duplicates {q['duplicates']}, "
+                  f"timestamps out of order {q['out_of_order']}, clock-skew suspects {q['clock_skew']}")
+            cross = new[-1].cross_source
+            print("across sources: " + (", ".join(f"{k} {v}" for k, v in cross.items())
+                                        if cross else "no findings"))
         print(f"{added} new evidence file(s); evidence_root {ws.evidence_root()}")
         if a.json:
             _write_atomic(Path(a.json), json.dumps([r.to_dict() for r in reports], indent=1,
@@ -93,8 +118,9 @@ def _fail_on(res, gate: str | None) -> int:
     hits = 0
     for g in gate.split(","):
         g = g.strip()
-        if g == "breach":
-            hits += res.breaches.filter(res.breaches["status"] == "breach").height
+        if g == "breach":   # a breach an approved waiver covers does not fail the gate
+            b = res.breaches
+            hits += b.filter((b["status"] == "breach") & b["waived_by"].is_null()).height
         elif g == "finding":
             hits += res.findings.height
         else:
@@ -428,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+")
     s.add_argument("--format", help="source format (auto-detected when omitted)")
     s.add_argument("--source-tz", help="IANA zone of naive timestamps in the source, e.g. Europe/Berlin")
+    s.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="importer option, repeatable (e.g. deploy_job_regex=deploy, "
+                        "environment_default=production, mapping=map.toml); the options of each "
+                        "format are listed in its module docstring under workbench/ingest/")
     s.add_argument("--workspace", "-w", required=True)
     s.add_argument("--json", help="write the import reports as JSON")
     s.set_defaults(func=cmd_import)

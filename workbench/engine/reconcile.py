@@ -254,7 +254,9 @@ def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.
             v = VARIANTS[n]
             overrides.update(v.rules or {})
             derive = v.derive or derive
-        r = res if not overrides else recompute(tables, _with_rules(policy, overrides), **scope)
+        # variants need the figures only: no clocks, alerts, budgets or gates
+        r = res if not overrides else recompute(tables, _with_rules(policy, overrides), parts=(),
+                                                **scope)
         frame = derive(r, tables) if derive else _lookup_frame(r)
         frame = frame.select(*_KEYS, "value")
         joined = _join(rep, frame, "v")

@@ -36,6 +36,8 @@ from ..audit.merkle import inclusion_proof as _inclusion_proof
 from ..audit.merkle import leaf_hash, root_from_hashes
 from ..errors import IntegrityError, WorkspaceError
 from ..ingest import ImportReport, parse_paths
+from ..ingest.quality import cross_source_findings as _cross_source_findings
+from ..ingest.quality import summarize as _summarize
 from ..progress import Progress, step
 from ..schema import TABLES, empty
 
@@ -230,11 +232,17 @@ class Workspace:
             "SELECT report_json FROM evidence ORDER BY position")]
 
     def import_paths(self, paths: list[str | Path], *, format: str | None = None,
-                     source_tz: str | None = None,
+                     source_tz: str | None = None, options: dict[str, Any] | None = None,
                      progress: Progress | None = None) -> list[ImportReport]:
         """Import files or folders.  All or nothing: every file is parsed and
-        validated first; then the evidence is written and the ledger committed."""
-        parsed, notes = parse_paths(paths, format=format, source_tz=source_tz, progress=progress)
+        validated first; then the evidence is written and the ledger committed.
+
+        ``options`` are the importers' ``--option key=value`` settings.  Each new
+        file's report carries ``cross_source``: the counts of the cross-source
+        reconciliation checks (:func:`workbench.ingest.quality.cross_source_findings`)
+        over the workspace as it is after this import."""
+        parsed, notes = parse_paths(paths, format=format, source_tz=source_tz, options=options,
+                                    progress=progress)
         known = {e.sha256 for e in self.manifest()}
         seen: set[str] = set()
         reports: list[ImportReport] = []
@@ -248,6 +256,10 @@ class Workspace:
             reports.append(pf.report)
         if notes and reports:
             reports[0].notes.extend(notes)
+        if to_add:
+            cross = _summarize(_cross_source_findings(self._merged_with(to_add)))
+            for pf in parsed:
+                pf.report.cross_source = dict(cross)
         # 1. write content-addressed files (idempotent, atomic renames)
         staged = []
         for i, pf in enumerate(to_add):
@@ -294,6 +306,22 @@ class Workspace:
         self._tables_cache = None
         step(progress, 1.0, "imported")
         return reports
+
+    def _merged_with(self, new: list[Any]) -> dict[str, pl.DataFrame]:
+        """The canonical tables as they will be once ``new`` parsed files are stored."""
+        current = self.tables()
+        out = {}
+        for table, df in current.items():
+            extra = [pf.tables[table] for pf in new if table in pf.tables]
+            if not extra:
+                out[table] = df
+                continue
+            merged = pl.concat([df, *extra], how="vertical_relaxed")
+            key = TABLES[table].key
+            if key:
+                merged = merged.unique(subset=list(key), keep="last", maintain_order=True)
+            out[table] = merged
+        return out
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Every canonical table, concatenated over the evidence in import order.
