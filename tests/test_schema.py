@@ -78,3 +78,13 @@ def test_integers_from_spreadsheets():
         validate("services", pl.DataFrame({"service": ["a"], "tier": ["gold"]}), file="s.csv",
                  source="c", evidence_sha256="x")
     assert ei.value.column == "tier" and "whole number" in str(ei.value)
+
+
+def test_a_date_alone_is_not_taken_as_utc():
+    # "2026-07-01" ends in "-01", which is not an offset: it is a naive local date
+    with pytest.raises(InputError, match="no time zone"):
+        _v(_dep(finished_at=["2026-07-01", "2026-07-02T00:00:00Z"]))
+    out = _v(_dep(finished_at=["2026-07-01", "2026-07-02T00:00:00Z"]), source_tz="Europe/Berlin")
+    assert out["finished_at"][0] == datetime(2026, 6, 30, 22, 0, tzinfo=timezone.utc)
+    out = _v(_dep(finished_at=["2026-07-01T10:00-05:00", "2026-07-01 10:00:00+0100"]))
+    assert [t.hour for t in out["finished_at"]] == [15, 9]

@@ -244,7 +244,9 @@ TABLES: dict[str, Table] = {
 
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
-_OFFSET_RE = r"(?i)(z|[+-]\d{2}(:?\d{2})?)$"
+#: an offset after a time of day ("...10:00Z", "...10:00:00+01:00", "...10:00 -0500"); a
+#: date alone ("2026-07-01") has no offset, whatever its last "-01" looks like
+_OFFSET_RE = r"(?i)\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}(:?\d{2})?)$"
 
 
 def empty(table: str) -> pl.DataFrame:
