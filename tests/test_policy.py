@@ -72,3 +72,15 @@ def test_durations():
     assert parse_duration("1.5d").total_seconds() == 129600
     with pytest.raises(PolicyError):
         parse_duration("1 fortnight")
+
+
+def test_group_membership_is_replaced_whole(tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text('[governance.groups]\ncab = ["alice"]\n')
+    p = load_policy(f)
+    assert p.data["governance"]["groups"] == {"cab": ["alice"]}          # ciso etc. gone
+    assert p.data["governance"]["approvals"]["tier0"]["approvers"] == 2  # still merged
+    f.write_text('[governance]\nrca_due_days = 5\n')
+    p = load_policy(f)
+    assert p.data["governance"]["rca_due_days"] == 5
+    assert "ciso" in p.data["governance"]["groups"]

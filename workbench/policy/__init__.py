@@ -311,13 +311,20 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
-def _merge(base: dict, over: dict) -> dict:
+#: tables a policy file replaces whole instead of merging key by key: lists of
+#: objectives and gates, and approver group membership (a group a policy names is
+#: exactly the people it lists)
+_REPLACE_WHOLE = {("slo",), ("gate",), ("governance", "groups")}
+
+
+def _merge(base: dict, over: dict, path: tuple[str, ...] = ()) -> dict:
     out = dict(base)
     for k, v in over.items():
-        if k == "slo":
+        here = (*path, k)
+        if here in _REPLACE_WHOLE:
             out[k] = v
         elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+            out[k] = _merge(out[k], v, here)
         else:
             out[k] = v
     return out
