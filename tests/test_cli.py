@@ -109,3 +109,18 @@ def test_compare_command_writes_deterministic_json(tmp_path, capsys):
     assert d["metric"] == "change_failure_rate" and d["stratify"] == "tier"
     assert "Cochran-Mantel-Haenszel" in capsys.readouterr().out
     assert main(["compare", "-w", ws, "--metric", "happiness"]) == 2
+
+
+def test_openslo_round_trip_through_the_cli(tmp_path, capsys):
+    y = tmp_path / "slos.yaml"
+    assert main(["openslo", "export", "--out", str(y)]) == 0
+    assert "kind: SLO" in y.read_text()
+    t = tmp_path / "slos.toml"
+    assert main(["openslo", "import", str(y), "--out", str(t)]) == 0
+    from workbench.policy import default_policy, load_policy
+    got = {s.id: (s.metric, s.op, s.target) for s in load_policy(t).slos}
+    want = {s.id: (s.metric, s.op, s.target) for s in default_policy().slos}
+    assert set(got) <= set(want) and got and all(got[k] == want[k] for k in got)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: x}\nspec: [\n")
+    assert main(["openslo", "import", str(bad)]) == 2

@@ -325,6 +325,31 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openslo(a: argparse.Namespace) -> int:
+    from .policy import load_policy
+    from .policy.openslo import export_openslo, import_openslo, slos_to_toml
+
+    if a.action == "export":
+        text, notes = export_openslo(load_policy(a.policy))
+    else:
+        if not a.file:
+            raise WorkbenchError("openslo import needs the YAML file")
+        try:
+            src = Path(a.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkbenchError(f"cannot read {a.file}: {exc}") from None
+        slos, notes = import_openslo(src, file=a.file)
+        text = slos_to_toml(slos)
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    if a.out:
+        _write_atomic(Path(a.out), text)
+        print(f"wrote {a.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_perception(a: argparse.Namespace) -> int:
     from .engine.perception import perception_gaps
     from .engine.results import frame_records
@@ -527,6 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json")
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("openslo", help="export the policy's SLOs as OpenSLO v1 YAML, or import them")
+    s.add_argument("action", choices=("export", "import"))
+    s.add_argument("file", nargs="?", help="OpenSLO YAML to import")
+    s.add_argument("--policy", help="policy to export (default: the default policy)")
+    s.add_argument("--out", help="write here instead of standard output ([[slo]] TOML on import)")
+    s.set_defaults(func=cmd_openslo)
 
     s = sub.add_parser("perception", help="services whose survey scores disagree with their SLA compliance")
     s.add_argument("--workspace", "-w", required=True)
