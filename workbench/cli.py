@@ -51,24 +51,9 @@ def _open_ws(path: str, create: bool = True):
 
 
 def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
-    from .engine import recompute
-    from .policy import load_policy
+    from .service import recompute_workspace
 
-    from .engine.reconcile import reconcile
-
-    from .governance import engine_tables, record_policy_version
-
-    policy = load_policy(policy_path)
-    ws.record("policy", policy.sha256, f"{policy.data.get('name', 'policy')} v{policy.version}"
-              + (f" ({policy.path})" if policy.path else ""))
-    record_policy_version(ws, policy)
-    # the evidence plus the governance registry's waivers and approved maintenance windows
-    tables = engine_tables(ws)
-    res = recompute(tables, policy, period=period, evidence_root=ws.evidence_root(),
-                    progress=progress)
-    if tables["reported"].height:
-        rec = reconcile(tables, policy, results=res)
-        res.reconciliation = rec.filter(rec["period"] == period) if period else rec
+    policy, res, _tables = recompute_workspace(ws, policy_path, period=period, progress=progress)
     return policy, res
 
 

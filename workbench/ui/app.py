@@ -17,15 +17,16 @@ from .. import __version__
 from ..errors import WorkbenchError
 from ..paths import sample_data_dir
 from . import jobs
-from .main_window import MainWindow, settings
+from .main_window import MainWindow, app_icon, settings
+from .theme import THEMES, apply_theme
 
 __all__ = ["run_gui", "main", "application", "default_workspace"]
 
 
 def application(argv: list[str] | None = None) -> QApplication:
     """The running QApplication, created when there is none.  High-DPI scaling is
-    on by default in Qt 6 and the default palette follows the system's light/dark
-    scheme, so neither is forced here."""
+    on by default in Qt 6; the palette follows the system's light/dark scheme, or
+    the theme chosen in View > Theme (:mod:`workbench.ui.theme`)."""
     app = QApplication.instance()
     if app is None:
         QCoreApplication.setOrganizationName("ReleaseSLA")
@@ -33,6 +34,10 @@ def application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
         app.setApplicationDisplayName("Release SLA Workbench")
         app.setApplicationVersion(__version__)
+        app.setDesktopFileName("release-sla-workbench")
+        app.setWindowIcon(app_icon())
+        theme = str(settings().value("theme") or "system")
+        apply_theme(app, theme if theme in THEMES else "system")
     assert isinstance(app, QApplication)
     return app
 

@@ -8,46 +8,164 @@ screenshot runs synchronously, and what tests can call with a fake progress.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import Results, recompute
+import polars as pl
+
+from ..engine import Results
 from ..paths import config_dir, sample_data_dir
 from ..policy import Policy, load_policy
 from ..progress import Progress, step
 from ..workspace import Workspace
 
-__all__ = ["Outcome", "recompute_workspace", "import_into", "verify_workspace",
-           "export_reports", "sample_workspace_path", "has_evidence", "build_sample_workspace"]
+__all__ = ["Outcome", "EvidenceSnapshot", "recompute_workspace", "import_into", "verify_workspace",
+           "export_reports", "sample_workspace_path", "has_evidence", "build_sample_workspace",
+           "preview_paths", "Preview", "draw_sample", "run_compare", "evidence_snapshot",
+           "validate_policy_text", "verify_report_files", "capabilities", "monthly_anomalies"]
+
+#: inclusion proofs are precomputed for at most this many evidence files
+MAX_PROOFS = 500
+
+
+@dataclass(frozen=True)
+class EvidenceSnapshot:
+    """What the evidence view shows, read from the workspace in the worker thread:
+    the manifest (``files``: dicts with position, sha256, name, format, size,
+    imported_at, rows, purged), the stored ImportReport dicts (same order), the
+    ledger (root, size, entries by kind, checkpoint), inclusion proofs by sha256 and
+    the last verification recorded in the access log."""
+
+    files: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    evidence_root: str
+    ledger_root: str
+    ledger_size: int
+    ledger_kinds: dict[str, int]
+    checkpoint: str
+    proofs: dict[str, dict[str, Any]]
+    access_log_entries: int
+    last_verify: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
 class Outcome:
     """A recompute: the figures, the policy they were computed under, and the
-    evidence they were computed from."""
+    evidence they were computed from (with the canonical tables, for views that
+    show inputs such as waivers and pipeline stages)."""
 
     results: Results
     policy: Policy
     evidence_files: int
     evidence_root: str
     workspace: Path
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    evidence: EvidenceSnapshot | None = None
+    #: what this version can compute beyond the figures: name -> (available, reason)
+    capabilities: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    #: flagged months of the monthly series (:func:`monthly_anomalies`), or None when
+    #: this version has no anomaly detection
+    anomalies: pl.DataFrame | None = None
+
+
+ANOMALY_SCHEMA = {"metric": pl.String, "level": pl.String, "environment": pl.String,
+                  "team": pl.String, "tier": pl.Int64, "period": pl.String, "method": pl.String,
+                  "direction": pl.String, "value": pl.Float64, "expected": pl.Float64,
+                  "reason": pl.String}
+
+
+def monthly_anomalies(results: Results, metrics: tuple[str, ...] = ("deployments", "change_failure_rate")
+                      ) -> pl.DataFrame | None:
+    """Anomalous months (:func:`workbench.stats.anomalies.detect_anomalies`) of the
+    monthly series the overview plots: per metric, environment and level (all teams,
+    each team, each tier).  None when this version has no anomaly detection."""
+    try:
+        from ..stats.anomalies import detect_anomalies, monthly_series
+    except ImportError:
+        return None
+    rows: list[dict[str, Any]] = []
+    m = results.metrics
+    if m.height == 0:
+        return pl.DataFrame(schema=ANOMALY_SCHEMA)
+    envs = m["environment"].drop_nulls().unique().to_list()
+    for metric in metrics:
+        for env in envs:
+            for level, key in (("environment", None), ("team", "team"), ("tier", "tier")):
+                s = monthly_series(results, metric, level=level, environment=env)
+                s = s.filter(pl.col("value").is_not_null())
+                if s.height < 6:
+                    continue
+                group = [key] if key and key in s.columns else None
+                rep = detect_anomalies(s, group_by=group)
+                for pt in rep.points:
+                    t = pt.time
+                    period = t.strftime("%Y-%m") if hasattr(t, "strftime") else str(t)[:7]
+                    rows.append({"metric": metric, "level": level, "environment": env,
+                                 "team": pt.group.get("team"), "tier": pt.group.get("tier"),
+                                 "period": period, "method": pt.method, "direction": pt.direction,
+                                 "value": pt.value, "expected": pt.expected, "reason": pt.reason})
+    return pl.DataFrame(rows, schema=ANOMALY_SCHEMA)
+
+
+def capabilities() -> dict[str, tuple[bool, str]]:
+    """Which optional parts of the core this version has (``compare``: the strategy
+    comparison).  Importing them is slow the first time (scipy), so recomputes call
+    this in their worker thread and the views only read the answer."""
+    out: dict[str, tuple[bool, str]] = {}
+    try:
+        from ..stats.compare import compare  # noqa: F401
+        out["compare"] = (True, "")
+    except ImportError as exc:
+        out["compare"] = (False, str(exc))
+    return out
+
+
+def evidence_snapshot(ws: Workspace) -> EvidenceSnapshot:
+    """Read everything the evidence view shows from an open workspace."""
+    purged = ws.purged()
+    files = [e.to_dict() | {"purged": e.sha256 in purged} for e in ws.manifest()]
+    ledger = ws.ledger()
+    kinds: dict[str, int] = {}
+    for e in ledger:
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    proofs = {}
+    for f in files[:MAX_PROOFS]:
+        try:
+            proofs[f["sha256"]] = ws.inclusion_proof(f["sha256"])
+        except Exception:  # noqa: BLE001 - a file missing from the ledger shows as "no proof"
+            continue
+    log = ws.access_log()
+    verifies = [e for e in log if e["action"] == "verify"]
+    return EvidenceSnapshot(
+        files=files, reports=ws.import_reports(), evidence_root=ws.evidence_root(),
+        ledger_root=ws.ledger_root(), ledger_size=len(ledger), ledger_kinds=kinds,
+        checkpoint=ws.checkpoint(), proofs=proofs, access_log_entries=len(log),
+        last_verify=verifies[-1] if verifies else None)
 
 
 def recompute_workspace(path: str | Path, policy_path: str | None = None, *,
                         period: str | None = None, log: bool = True,
                         progress: Progress | None = None) -> Outcome:
-    """Recompute every figure of the workspace at ``path`` (the CLI's ``recompute``)."""
-    step(progress, 0.0, "loading evidence")
-    policy = load_policy(policy_path)
+    """Recompute every figure of the workspace at ``path`` (the CLI's ``recompute``),
+    reconcile the reported figures when the workspace has any, and read the
+    evidence snapshot."""
+    from ..service import recompute_workspace as _recompute_workspace
+
     with Workspace.open(path, create=False) as ws:
-        tables = ws.tables()
+        policy, res, tables = _recompute_workspace(ws, policy_path, period=period, progress=progress)
         root = ws.evidence_root()
         files = len(ws.manifest())
-        res = recompute(tables, policy, period=period, evidence_root=root, progress=progress)
+        step(progress, 0.97, "reading the evidence ledger")
+        snapshot = evidence_snapshot(ws)
         if log:
             ws.log("recompute", {"period": period, "via": "gui"}, policy_sha256=policy.sha256)
-    return Outcome(res, policy, files, root, Path(path))
+    try:
+        anomalies = monthly_anomalies(res)
+    except Exception:  # noqa: BLE001 - markers are an extra; the figures stand without them
+        anomalies = None
+    return Outcome(res, policy, files, root, Path(path), tables=tables, evidence=snapshot,
+                   capabilities=capabilities(), anomalies=anomalies)
 
 
 def import_into(path: str | Path, paths: list[str | Path], *, format: str | None = None,
@@ -70,12 +188,118 @@ def verify_workspace(path: str | Path, *, progress: Progress | None = None) -> l
 
 def export_reports(path: str | Path, *, pdf: str | None, xlsx: str | None,
                    policy_path: str | None = None, period: str | None = None,
-                   key: str | None = None, progress: Progress | None = None) -> list[Path]:
-    """Write the signed PDF and/or Excel report (the CLI's ``report``)."""
+                   key: str | None = None, passphrase: bytes | None = None,
+                   progress: Progress | None = None) -> list[Path]:
+    """Write the signed PDF and/or Excel report (the CLI's ``report``).  ``key`` is a
+    PKCS#12 file unlocked by ``passphrase`` (None: the demo key)."""
     from ..cli import make_reports
 
     with Workspace.open(path, create=False) as ws:
-        return make_reports(ws, policy_path, period, pdf, xlsx, key, progress)
+        return make_reports(ws, policy_path, period, pdf, xlsx, key, progress,
+                            passphrase=passphrase if key else None)
+
+
+def verify_report_files(paths: list[str | Path], *, workspace_root: str | None = None,
+                        progress: Progress | None = None) -> list[Any]:
+    """``workbench verify`` for each report file; returns the VerifyResults."""
+    from ..reports.verify import verify_file
+
+    out = []
+    for i, p in enumerate(paths):
+        step(progress, i / max(1, len(paths)), f"verifying {Path(p).name}")
+        out.append(verify_file(p, workspace_root=workspace_root))
+    step(progress, 1.0, "verified")
+    return out
+
+
+# ---- import preview ---------------------------------------------------------
+@dataclass(frozen=True)
+class Preview:
+    """What a parse without storing found: per file its format, ImportReport and the
+    first rows of each canonical table; plus the notes about skipped files."""
+
+    files: list[dict[str, Any]]
+    notes: list[str]
+
+
+def preview_paths(paths: list[str | Path], *, format: str | None = None,
+                  source_tz: str | None = None, options: dict[str, Any] | None = None,
+                  rows: int = 50, progress: Progress | None = None) -> Preview:
+    """Parse ``paths`` exactly as an import would, store nothing, and keep the first
+    ``rows`` rows of every table (the import wizard's preview)."""
+    from ..ingest import parse_paths
+
+    kwargs: dict[str, Any] = {"format": format, "source_tz": source_tz, "progress": progress}
+    if options:
+        kwargs["options"] = options
+    parsed, notes = parse_paths([str(p) for p in paths], **kwargs)
+    files = []
+    for pf in parsed:
+        files.append({"path": str(pf.path), "name": Path(pf.path).name, "format": pf.format,
+                      "sha256": pf.sha256, "report": pf.report,
+                      "tables": {t: df.head(rows) for t, df in pf.tables.items()},
+                      "rows": {t: df.height for t, df in pf.tables.items()}})
+    return Preview(files, list(notes))
+
+
+# ---- auditor sampling ---------------------------------------------------------
+def draw_sample(outcome: Outcome, population: str, *, seed: int, out: str | Path | None = None,
+                risk: float = 0.05, tolerable: float = 0.05, expected: float = 0.0,
+                log: bool = True, progress: Progress | None = None) -> Any:
+    """Draw the attribute sample of ``population`` (``changes`` or
+    ``production_deployments``) from the figures shown, write the tick sheet to
+    ``out`` (xlsx) and record the draw in the access log; returns the AttributeSample."""
+    from ..audit import sampling
+
+    step(progress, 0.1, f"building the {population} population")
+    frame, id_col = sampling.population(outcome.results, outcome.tables, population)
+    s = sampling.draw_sample(frame, id_column=id_col, name=population, seed=seed, risk=risk,
+                             tolerable=tolerable, expected=expected)
+    if out is not None:
+        step(progress, 0.6, "writing the tick sheet")
+        sampling.write_sample_xlsx(s, out)
+    if log:
+        with Workspace.open(outcome.workspace, create=False) as ws:
+            ws.log("sample", s.to_dict() | {"items": len(s.items), "via": "gui",
+                                           "xlsx": str(out) if out else None},
+                   policy_sha256=outcome.policy.sha256)
+    step(progress, 1.0, "sample drawn")
+    return s
+
+
+# ---- strategy comparison -----------------------------------------------------
+def run_compare(results: Results, *, metric: str, arms: list[str] | None = None,
+                stratify: str | None = None, environment: str | None = "production",
+                seed: int = 0, by: str = "strategy", progress: Progress | None = None) -> Any:
+    """:func:`workbench.stats.compare.compare` (ImportError when this version has no
+    statistics package)."""
+    from ..stats.compare import compare
+
+    kwargs: dict[str, Any] = {"by": by, "metric": metric, "stratify": stratify, "arms": arms,
+                              "environment": environment, "seed": seed}
+    try:
+        return compare(results, progress=progress, **kwargs)
+    except TypeError as exc:  # an older compare() without the progress keyword
+        if "progress" not in str(exc):
+            raise
+        return compare(results, **kwargs)
+
+
+# ---- policy editor -------------------------------------------------------------
+def validate_policy_text(text: str, *, name: str = "policy.toml") -> tuple[Policy | None, Any]:
+    """Load ``text`` as a policy file (through a temporary file, exactly as
+    ``--policy`` would).  Returns ``(policy, None)`` or ``(None, PolicyError)``."""
+    import tempfile
+
+    from ..errors import PolicyError
+
+    with tempfile.TemporaryDirectory(prefix="wb-policy-") as d:
+        p = Path(d) / name
+        p.write_text(text, encoding="utf-8")
+        try:
+            return load_policy(p), None
+        except PolicyError as exc:
+            return None, exc
 
 
 def sample_workspace_path() -> Path:

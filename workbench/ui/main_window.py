@@ -1,43 +1,74 @@
-"""The workbench main window: menus, status bar and the views.
+"""The workbench main window: navigation, menus, toolbar, status bar and the views.
 
 Everything the window shows comes from :func:`workbench.ui.jobs.recompute_workspace`,
 the same code path as ``workbench recompute``; long work (recompute, import,
-verify, export) runs in a :class:`~workbench.ui.tasks.TaskRunner` off the GUI
-thread with a progress dialog and Cancel.
+verify, export, sampling) runs in a :class:`~workbench.ui.tasks.TaskRunner` off the
+GUI thread with a progress dialog and Cancel.
+
+The views sit in a stack behind a navigation list (Ctrl+1..9).  Views ask for
+the deployments behind a figure with ``drillRequested``; the window answers with a
+:class:`~workbench.ui.drilldown.DrillDownDialog`.  Files dropped on the window open
+the import wizard.  Window geometry, recent workspaces, the display time zone and
+the theme are kept in QSettings.
 """
 
 from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import polars as pl
 import pyqtgraph as pg
 import PySide6
-from PySide6.QtCore import QSettings, Qt, Signal, qVersion
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, Signal, qVersion
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
     QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QStackedWidget,
+    QToolBar,
     QWidget,
 )
 
 from .. import __version__
 from ..errors import WorkbenchError
-from ..paths import config_dir
+from ..paths import config_dir, resources_dir
 from ..workspace import Workspace
 from . import jobs
+from .drill import deployments_behind
+from .drilldown import DrillDownDialog
+from .models import display_timezone_name, set_display_timezone
 from .tasks import TaskRunner, run_sync
+from .theme import THEMES, apply_theme
 from .views import VIEWS
 
-__all__ = ["MainWindow", "settings", "VIEW_NAMES"]
+__all__ = ["MainWindow", "settings", "VIEW_NAMES", "versions", "about_text", "app_icon"]
 
 VIEW_NAMES = tuple(VIEWS)
 APP_TITLE = "Release SLA Workbench"
+MAX_RECENT = 8
+#: zones offered in View > Display time zone besides UTC, the system's and the
+#: policy's calendar zones
+COMMON_ZONES = ("Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles",
+                "Asia/Singapore", "Asia/Tokyo", "Australia/Sydney")
 
 
 def settings() -> QSettings:
@@ -50,26 +81,50 @@ def settings() -> QSettings:
     return QSettings("ReleaseSLA", "Workbench")
 
 
+def app_icon() -> QIcon:
+    icons = resources_dir() / "icons"
+    icon = QIcon()
+    for name in ("release-sla-workbench.svg", "release-sla-workbench.png"):
+        if (icons / name).is_file():
+            icon.addFile(str(icons / name))
+    return icon
+
+
 def _short(h: str | None, n: int = 12) -> str:
     return (h or "")[:n] or "—"
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]
 
 
 class MainWindow(QMainWindow):
     """The workbench window on one workspace.
 
     ``recompute=False`` opens without starting a recompute (screenshots call
-    :meth:`recompute_now`); ``remember=False`` leaves the "last workspace" setting
-    alone.
+    :meth:`recompute_now`); ``remember=False`` leaves the settings (last and recent
+    workspaces, geometry) alone.
 
-    ``recomputed(object)`` is emitted with the :class:`~workbench.ui.jobs.Outcome`
-    once the views show new figures, ``exported(list)`` with the report paths,
-    ``verified(list)`` with the verification lines; ``task_failed(str)`` and
-    ``task_cancelled(str)`` mirror the runner for tests and scripting.
+    Signals: ``recomputed(object)`` with the :class:`~workbench.ui.jobs.Outcome` once
+    the views show new figures; ``exported(list)`` with the report paths;
+    ``reportVerified(list)`` with ``(path, ok, messages)`` per report file;
+    ``verified(list)`` with the workspace verification lines; ``imported(list)``
+    with ImportReports; ``sampled(object)`` with an AttributeSample;
+    ``drilled(object)`` with a drill-down dialog; ``task_failed(str)`` and
+    ``task_cancelled(str)`` mirror the runner.
     """
 
     recomputed = Signal(object)
     exported = Signal(list)
+    reportVerified = Signal(list)
     verified = Signal(list)
+    imported = Signal(list)
+    sampled = Signal(object)
+    drilled = Signal(object)
     workspace_changed = Signal(str)
     task_failed = Signal(str)
     task_cancelled = Signal(str)
@@ -80,12 +135,19 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.remember = remember
         self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
         self.ws: Workspace | None = None
         self.workspace_path: Path | None = None
         self.policy_path = policy
         self.outcome: jobs.Outcome | None = None
         self._on_task_done: Any = None
+        self._on_task_fail: Any = None
         self._after_task: Any = None
+        self.drilldowns: list[DrillDownDialog] = []
+        self.wizard: Any = None
+        self.policy_editor: Any = None
+        self.export_dialog: Any = None
 
         self.runner = TaskRunner(self, dialog_parent=self)
         self.runner.finished.connect(self._task_finished)
@@ -95,14 +157,38 @@ class MainWindow(QMainWindow):
 
         self.views: dict[str, QWidget] = {name: cls(self) for name, cls in VIEWS.items()}
         self.stack = QStackedWidget()
-        for v in self.views.values():
-            self.stack.addWidget(v)
-        self.setCentralWidget(self.stack)
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setUniformItemSizes(True)
+        self.nav.setSpacing(2)
+        for i, (name, view) in enumerate(self.views.items()):
+            self.stack.addWidget(view)
+            it = QListWidgetItem(getattr(view, "title", name.capitalize()))
+            it.setData(Qt.ItemDataRole.UserRole, name)
+            it.setToolTip(f"{getattr(view, 'tooltip', '')}  (Ctrl+{i + 1})")
+            it.setSizeHint(QSize(120, self.nav.fontMetrics().height() + 14))
+            self.nav.addItem(it)
+        fw = max(self.nav.fontMetrics().horizontalAdvance(self.nav.item(i).text())
+                 for i in range(self.nav.count()))
+        self.nav.setFixedWidth(fw + 40)
+        self.nav.currentRowChanged.connect(lambda r: self.show_view(VIEW_NAMES[r]) if r >= 0 else None)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nav.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        body = QWidget()
+        bl = QHBoxLayout(body)
+        bl.setContentsMargins(4, 4, 0, 0)
+        bl.setSpacing(2)
+        bl.addWidget(self.nav)
+        bl.addWidget(self.stack, 1)
+        self.setCentralWidget(body)
+        self._connect_views()
 
         self._build_status_bar()
         self._build_menus()
+        self._build_toolbar()
+        self._restore_settings()
         self.open_workspace(workspace, recompute=recompute)
-        self.resize(1400, 900)
+        self.nav.setCurrentRow(0)
 
     # ---- construction -------------------------------------------------------
     def _action(self, text: str, slot: Any, shortcut: QKeySequence | str | None = None,
@@ -112,23 +198,42 @@ class MainWindow(QMainWindow):
             a.setShortcut(QKeySequence(shortcut))
         if tip:
             a.setStatusTip(tip)
+            a.setToolTip(tip)
         a.triggered.connect(slot)
         return a
+
+    def _connect_views(self) -> None:
+        for view in self.views.values():
+            sig = getattr(view, "drillRequested", None)
+            if sig is not None:
+                sig.connect(self.open_drilldown)
+        a = self.views.get("auditor")
+        if a is not None:
+            a.verifyRequested.connect(self.verify_workspace)
+            a.sampleRequested.connect(lambda req: self.draw_sample(**req))
+            a.openViewRequested.connect(self.show_view)
+        e = self.views.get("evidence")
+        if e is not None:
+            e.verifyRequested.connect(self.verify_workspace)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
+        self.new_action = self._action("&New workspace…", self._ask_new_workspace,
+                                       QKeySequence.StandardKey.New, "Create a workspace in a new folder")
         self.open_action = self._action("&Open workspace…", self._ask_open_workspace,
                                         QKeySequence.StandardKey.Open, "Open a workspace folder")
-        self.import_files_action = self._action("&Import files…", self._ask_import_files, "Ctrl+I",
-                                                "Import evidence files into this workspace")
+        self.recent_menu = m.addMenu("Open &recent")
+        self.import_files_action = self._action("&Import evidence…", lambda: self.open_import_wizard(),
+                                                "Ctrl+I", "Import evidence files with a preview")
         self.import_folder_action = self._action("Import &folder…", self._ask_import_folder, None,
                                                  "Import every evidence file in a folder")
         self.export_action = self._action("&Export report…", self._ask_export, "Ctrl+E",
                                           "Write the signed PDF and Excel report")
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        m.addAction(self.open_action)
+        m.insertAction(self.recent_menu.menuAction(), self.new_action)
+        m.insertAction(self.recent_menu.menuAction(), self.open_action)
         m.addSeparator()
         m.addAction(self.import_files_action)
         m.addAction(self.import_folder_action)
@@ -142,25 +247,99 @@ class MainWindow(QMainWindow):
         self.view_actions: dict[str, QAction] = {}
         for i, (name, view) in enumerate(self.views.items()):
             a = self._action(getattr(view, "title", name.capitalize()),
-                             lambda checked=False, n=name: self.show_view(n), f"Ctrl+{i + 1}")
+                             lambda checked=False, n=name: self.show_view(n),
+                             f"Ctrl+{i + 1}" if i < 9 else None, getattr(view, "tooltip", ""))
             a.setCheckable(True)
             group.addAction(a)
             m.addAction(a)
             self.view_actions[name] = a
         self.view_actions[VIEW_NAMES[0]].setChecked(True)
+        m.addSeparator()
+        self.tz_menu = m.addMenu("Display &time zone")
+        self.tz_menu.aboutToShow.connect(self._fill_tz_menu)
+        self.theme_menu = m.addMenu("T&heme")
+        tg = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for t in THEMES:
+            a = self._action(t.capitalize() + (" (follow the system)" if t == "system" else ""),
+                             lambda checked=False, t=t: self.set_theme(t))
+            a.setCheckable(True)
+            tg.addAction(a)
+            self.theme_menu.addAction(a)
+            self.theme_actions[t] = a
 
         m = mb.addMenu("&Tools")
         self.recompute_action = self._action("&Recompute", self.recompute, "F5",
                                              "Recompute every figure from the evidence")
-        self.verify_action = self._action("&Verify workspace", self.verify_workspace, None,
+        self.verify_action = self._action("&Verify workspace", self.verify_workspace, "Ctrl+Shift+V",
                                           "Re-hash every evidence file and check the access log")
-        m.addAction(self.recompute_action)
-        m.addAction(self.verify_action)
+        self.policy_action = self._action("&Policy editor…", self.open_policy_editor, "Ctrl+Shift+P",
+                                          "Edit the SLA policy, validate it and recompute")
+        self.sample_action = self._action("Draw an audit &sample…", lambda: self.show_view("auditor"),
+                                          None, "Attribute sampling in the auditor view")
+        for a in (self.recompute_action, self.verify_action, self.policy_action, self.sample_action):
+            m.addAction(a)
 
         m = mb.addMenu("&Help")
-        self.about_action = self._action("&About", self.show_about)
+        self.about_action = self._action("&About", self.show_about, QKeySequence.StandardKey.HelpContents)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         m.addAction(self.about_action)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("main-toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.import_files_action, self.recompute_action, self.verify_action,
+                  self.export_action, self.policy_action):
+            tb.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        tb.addWidget(QLabel("Times shown in "))
+        self.tz_combo = QComboBox()
+        self.tz_combo.setToolTip("Display time zone of timestamps in tables. Figures and periods "
+                                 "stay in UTC.")
+        self._fill_tz_combo()
+        self.tz_combo.activated.connect(lambda i: self.set_display_timezone(self.tz_combo.itemData(i)))
+        tb.addWidget(self.tz_combo)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+    def _zone_choices(self) -> list[str]:
+        zones = ["UTC", "local"]
+        if self.outcome is not None:
+            for cal in self.outcome.policy.calendars.values():
+                z = cal.get("timezone")
+                if z and z not in zones:
+                    zones.append(z)
+        for z in COMMON_ZONES:
+            if z not in zones:
+                zones.append(z)
+        cur = display_timezone_name()
+        if cur not in zones:
+            zones.append(cur)
+        return zones
+
+    def _fill_tz_combo(self) -> None:
+        self.tz_combo.blockSignals(True)
+        self.tz_combo.clear()
+        for z in self._zone_choices():
+            self.tz_combo.addItem("system zone" if z == "local" else z, z)
+        self.tz_combo.setCurrentIndex(max(0, self.tz_combo.findData(display_timezone_name())))
+        self.tz_combo.blockSignals(False)
+
+    def _fill_tz_menu(self) -> None:
+        self.tz_menu.clear()
+        g = QActionGroup(self.tz_menu)
+        for z in self._zone_choices():
+            a = self.tz_menu.addAction("System zone" if z == "local" else z)
+            a.setCheckable(True)
+            a.setChecked(z == display_timezone_name())
+            a.triggered.connect(lambda checked=False, z=z: self.set_display_timezone(z))
+            g.addAction(a)
+        self.tz_menu.addSeparator()
+        self.tz_menu.addAction("Other…", self._ask_timezone)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -171,6 +350,75 @@ class MainWindow(QMainWindow):
             lab.setContentsMargins(6, 0, 6, 0)
             sb.addPermanentWidget(lab)
             self.status_labels[key] = lab
+
+    # ---- settings -----------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = settings()
+        tz = s.value("display_timezone")
+        if tz:
+            try:
+                set_display_timezone(str(tz))
+            except ValueError:
+                set_display_timezone("UTC")
+        self._fill_tz_combo()
+        theme = str(s.value("theme") or "system")
+        self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
+        self._update_recent_menu()
+        if self.remember:
+            geo = s.value("geometry")
+            if geo:
+                self.restoreGeometry(geo)
+            state = s.value("window_state")
+            if state:
+                self.restoreState(state)
+
+    def set_display_timezone(self, name: str | None) -> str:
+        """Show timestamps in ``name`` (UTC, ``local`` or an IANA zone); figures stay UTC."""
+        name = set_display_timezone(name)
+        settings().setValue("display_timezone", name)
+        self._fill_tz_combo()
+        self.statusBar().showMessage(f"Timestamps shown in {name}; figures and periods stay in UTC", 6000)
+        return name
+
+    def _ask_timezone(self) -> None:
+        from .wizard import time_zones
+
+        zones = time_zones()
+        cur = display_timezone_name()
+        z, ok = QInputDialog.getItem(self, "Display time zone", "Show timestamps in:", zones,
+                                     zones.index(cur) if cur in zones else 0, True)
+        if ok and z:
+            try:
+                self.set_display_timezone(z)
+            except ValueError as exc:
+                QMessageBox.warning(self, "Unknown time zone", str(exc))
+
+    def set_theme(self, mode: str) -> str:
+        app = QApplication.instance()
+        scheme = apply_theme(app, mode) if app is not None else "light"  # type: ignore[arg-type]
+        settings().setValue("theme", mode)
+        if mode in self.theme_actions:
+            self.theme_actions[mode].setChecked(True)
+        return scheme
+
+    def recent_workspaces(self) -> list[str]:
+        return [p for p in _as_list(settings().value("recent_workspaces"))
+                if (Path(p) / "workspace.sqlite").exists()]
+
+    def _remember_workspace(self, path: Path) -> None:
+        s = settings()
+        s.setValue("last_workspace", str(path))
+        recent = [p for p in _as_list(s.value("recent_workspaces")) if p != str(path)]
+        s.setValue("recent_workspaces", [str(path), *recent][:MAX_RECENT])
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_workspaces()
+        for i, p in enumerate(recent):
+            a = self.recent_menu.addAction(f"&{i + 1} {Path(p).name}  —  {p}")
+            a.triggered.connect(lambda checked=False, p=p: self._open_checked(Path(p)))
+        self.recent_menu.setEnabled(bool(recent))
 
     # ---- workspace ----------------------------------------------------------
     def open_workspace(self, path: str | Path, *, recompute: bool = True) -> None:
@@ -183,12 +431,24 @@ class MainWindow(QMainWindow):
         self.workspace_path = Path(path).resolve()
         self.outcome = None
         for v in self.views.values():
-            v.set_results(None)  # type: ignore[attr-defined]
+            v.set_outcome(None)  # type: ignore[attr-defined]
         if self.remember:
-            settings().setValue("last_workspace", str(self.workspace_path))
+            self._remember_workspace(self.workspace_path)
         self.setWindowTitle(f"{self.workspace_path.name} — {APP_TITLE}")
         self._update_status()
         self.workspace_changed.emit(str(self.workspace_path))
+        if recompute:
+            self.recompute()
+
+    def _open_checked(self, p: Path) -> None:
+        try:
+            self.open_workspace(p)
+        except WorkbenchError as exc:
+            QMessageBox.critical(self, "Cannot open workspace", str(exc))
+
+    def set_policy(self, path: str | None, *, recompute: bool = True) -> None:
+        """Compute under the policy file ``path`` (None: the default policy)."""
+        self.policy_path = path
         if recompute:
             self.recompute()
 
@@ -223,31 +483,62 @@ class MainWindow(QMainWindow):
         view = self.views[name]
         self.stack.setCurrentWidget(view)
         self.view_actions[name].setChecked(True)
+        row = VIEW_NAMES.index(name)
+        if self.nav.currentRow() != row:
+            self.nav.blockSignals(True)
+            self.nav.setCurrentRow(row)
+            self.nav.blockSignals(False)
         return view
+
+    def current_view(self) -> str:
+        w = self.stack.currentWidget()
+        return next(n for n, v in self.views.items() if v is w)
 
     @property
     def overview(self) -> Any:
         return self.views["overview"]
 
+    # ---- drill-down ---------------------------------------------------------
+    def open_drilldown(self, spec: dict[str, Any]) -> DrillDownDialog | None:
+        """Open the deployments behind a figure (``spec`` as in
+        :func:`workbench.ui.drill.deployments_behind`, plus ``title``)."""
+        if self.outcome is None:
+            return None
+        keys = {k: spec.get(k) for k in ("service", "team", "tier", "environment", "strategy",
+                                         "deployment_id", "status")}
+        frame = deployments_behind(self.outcome.results, self.outcome.policy, period=spec.get("period"),
+                                   only_failures=bool(spec.get("only_failures")), **keys)
+        dlg = DrillDownDialog(frame, spec, self)
+        self.drilldowns.append(dlg)
+        dlg.finished.connect(lambda _r, d=dlg: self.drilldowns.remove(d) if d in self.drilldowns else None)
+        dlg.show()
+        self.drilled.emit(dlg)
+        return dlg
+
     # ---- tasks --------------------------------------------------------------
     def _start(self, fn: Any, *args: Any, title: str, on_done: Any, after: Any = None,
-               **kwargs: Any) -> None:
+               on_fail: Callable[[str], None] | None = None, **kwargs: Any) -> None:
         self._on_task_done = on_done
+        self._on_task_fail = on_fail
         self._after_task = after
         self.runner.start(fn, *args, title=title, **kwargs)
 
     def _task_finished(self, result: object) -> None:
         done, self._on_task_done = self._on_task_done, None
         after, self._after_task = self._after_task, None
+        self._on_task_fail = None
         if done is not None:
             done(result)
         if after is not None:
             after()
 
     def _task_failed(self, message: str) -> None:
-        self._on_task_done = self._after_task = None
+        fail = self._on_task_fail
+        self._on_task_done = self._after_task = self._on_task_fail = None
         self.statusBar().showMessage(f"{self.runner.title} failed", 10_000)
         self._update_status()
+        if fail is not None:
+            fail(message)
         self.task_failed.emit(message)
         box = QMessageBox(QMessageBox.Icon.Critical, f"{self.runner.title} failed", message,
                           QMessageBox.StandardButton.Ok, self)
@@ -257,7 +548,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _task_cancelled(self, message: str) -> None:
-        self._on_task_done = self._after_task = None
+        self._on_task_done = self._after_task = self._on_task_fail = None
         self.statusBar().showMessage(f"{message}; nothing was changed", 10_000)
         self._update_status()
         self.task_cancelled.emit(message)
@@ -277,21 +568,27 @@ class MainWindow(QMainWindow):
         self._show_outcome(outcome)
         return outcome
 
+    def show_outcome(self, outcome: jobs.Outcome) -> None:
+        """Show a recompute made elsewhere (tests reuse one recompute for many windows)."""
+        self._show_outcome(outcome)
+
     def _show_outcome(self, outcome: object) -> None:
         assert isinstance(outcome, jobs.Outcome)
-        if self.workspace_path is None or outcome.workspace != self.workspace_path:
+        if self.workspace_path is None or outcome.workspace.resolve() != self.workspace_path:
             return  # a result for a workspace no longer shown
         self.outcome = outcome
         for v in self.views.values():
-            v.set_results(outcome.results)  # type: ignore[attr-defined]
+            v.set_outcome(outcome)  # type: ignore[attr-defined]
         self._update_status()
+        self._fill_tz_combo()
         r = outcome.results
         self.statusBar().showMessage(
             f"Recomputed {r.metrics.height:,} figures from {outcome.evidence_files} evidence files", 8000)
         self.recomputed.emit(outcome)
 
+    # ---- import -------------------------------------------------------------
     def import_paths(self, paths: list[str | Path]) -> None:
-        """Import files or folders off the GUI thread, then recompute."""
+        """Import files or folders off the GUI thread (no preview), then recompute."""
         if not paths or self.workspace_path is None:
             return
         self._start(jobs.import_into, self.workspace_path, list(paths), title="Import",
@@ -303,15 +600,65 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.statusBar().showMessage(
             f"Imported {new} new evidence file(s); {len(reps) - new} already in the workspace", 8000)
+        self.imported.emit(reps)
 
+    def open_import_wizard(self, paths: list[str | Path] | None = None) -> Any:
+        """Open the import wizard (with ``paths`` preselected: straight to the preview)."""
+        from .wizard import ImportWizard
+
+        if self.workspace_path is None:
+            return None
+        if self.wizard is not None:
+            self.wizard.close()
+        wiz = ImportWizard(self.workspace_path, paths, self)
+        wiz.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wiz.imported.connect(self._wizard_imported)
+        wiz.finished.connect(lambda _r: self._wizard_closed(wiz))
+        self.wizard = wiz
+        wiz.open()
+        return wiz
+
+    def _wizard_imported(self, reports: list) -> None:
+        self._imported(reports)
+        self.recompute()
+
+    def _wizard_closed(self, wiz: Any) -> None:
+        if self.wizard is wiz:
+            self.wizard = None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        md = event.mimeData()
+        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_import_wizard(paths)
+
+    # ---- verify -------------------------------------------------------------
     def verify_workspace(self) -> None:
         if self.workspace_path is None:
             return
         self._start(jobs.verify_workspace, self.workspace_path, title="Verify workspace",
-                    on_done=self._verified)
+                    on_done=self._verified, on_fail=self._verify_failed)
+
+    def _views_with(self, method: str) -> list[Any]:
+        return [v for v in self.views.values() if hasattr(v, method)]
 
     def _verified(self, lines: object) -> None:
         text = list(lines)  # type: ignore[call-overload]
+        from datetime import datetime
+
+        when = datetime.now().strftime("%H:%M:%S")
+        for v in self._views_with("set_verification"):
+            if v.name == "evidence":
+                v.set_verification(True, f"at {when}: {len(text) - 2} files re-hashed", text)
+            else:
+                v.set_verification(True, f"at {when}, this session")
         box = QMessageBox(QMessageBox.Icon.Information, "Workspace verified",
                           f"Every evidence file and the access log verified.\n{text[-1] if text else ''}",
                           QMessageBox.StandardButton.Ok, self)
@@ -321,28 +668,91 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Workspace verified", 8000)
         self.verified.emit(text)
 
-    def export_report(self, pdf: str | None, xlsx: str | None, *, period: str | None = None) -> None:
-        """Write the signed report(s) off the GUI thread (File > Export report…)."""
+    def _verify_failed(self, message: str) -> None:
+        for v in self._views_with("set_verification"):
+            if v.name == "evidence":
+                v.set_verification(False, message[:120], [message])
+            else:
+                v.set_verification(False, message[:120])
+
+    # ---- export ---------------------------------------------------------------
+    def export_report(self, pdf: str | None, xlsx: str | None, *, period: str | None = None,
+                      key: str | None = None, passphrase: bytes | None = None,
+                      verify: bool = False) -> None:
+        """Write the signed report(s) off the GUI thread (File > Export report…);
+        with ``verify`` the files are verified afterwards, also off the GUI thread."""
         if self.workspace_path is None:
             return
         self._start(jobs.export_reports, self.workspace_path, pdf=pdf, xlsx=xlsx,
-                    policy_path=self.policy_path, period=period, title="Export report",
-                    on_done=self._exported)
+                    policy_path=self.policy_path, period=period, key=key, passphrase=passphrase,
+                    title="Export report",
+                    on_done=lambda paths: self._exported(paths, verify=verify))
 
-    def _exported(self, paths: object) -> None:
+    def _exported(self, paths: object, *, verify: bool = False) -> None:
         files = [str(p) for p in paths]  # type: ignore[attr-defined]
         self.statusBar().showMessage("Wrote " + ", ".join(files), 15_000)
+        self.exported.emit(files)
+        if verify:
+            root = self.ws.evidence_root() if self.ws is not None else None
+            self._start(jobs.verify_report_files, files, workspace_root=root, title="Verify report",
+                        on_done=lambda res: self._report_verified(files, res))
+            return
         box = QMessageBox(QMessageBox.Icon.Information, "Report exported",
                           "Wrote the signed report:\n" + "\n".join(files), QMessageBox.StandardButton.Ok,
                           self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
-        self.exported.emit(files)
+
+    def _report_verified(self, files: list[str], results: object) -> None:
+        rows = [(f, bool(r.ok), list(r.messages)) for f, r in zip(files, results)]  # type: ignore[call-overload]
+        ok = all(r[1] for r in rows)
+        text = "\n\n".join(f"{'VERIFIED' if good else 'FAILED'}  {f}\n  " + "\n  ".join(msgs)
+                           for f, good, msgs in rows)
+        box = QMessageBox(QMessageBox.Icon.Information if ok else QMessageBox.Icon.Critical,
+                          "Report exported and verified" if ok else "Report verification failed",
+                          ("Wrote and verified the signed report:\n" if ok else
+                           "The report was written but does not verify:\n") + "\n".join(files),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.reportVerified.emit(rows)
+
+    # ---- sampling -------------------------------------------------------------
+    def draw_sample(self, *, population: str, seed: int, out: str | None = None,
+                    risk: float = 0.05, tolerable: float = 0.05, expected: float = 0.0) -> None:
+        """Draw an attribute sample from the figures shown and save the tick sheet."""
+        if self.outcome is None:
+            return
+        self._start(jobs.draw_sample, self.outcome, population, seed=seed, out=out, risk=risk,
+                    tolerable=tolerable, expected=expected, title="Draw sample",
+                    on_done=lambda s: self._sampled(s, out))
+
+    def _sampled(self, sample: Any, out: str | None) -> None:
+        a = self.views.get("auditor")
+        if a is not None:
+            a.show_sample(sample, out)
+        self.statusBar().showMessage(f"Drew {sample.size} items" + (f"; wrote {out}" if out else ""), 10_000)
+        self.sampled.emit(sample)
 
     # ---- dialogs ------------------------------------------------------------
+    def _start_dir(self) -> Path:
+        return self.workspace_path.parent if self.workspace_path else Path.home()
+
+    def _ask_new_workspace(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New workspace (a new folder)",
+                                              str(self._start_dir() / "new-workspace"), "Folder (*)")
+        if not path:
+            return
+        p = Path(path)
+        if p.exists() and (not p.is_dir() or any(p.iterdir())) and not (p / "workspace.sqlite").exists():
+            QMessageBox.warning(self, "Not an empty folder",
+                                f"{p} exists and is not empty; choose a new folder name.")
+            return
+        self._open_checked(p)
+
     def _ask_open_workspace(self) -> None:
-        start = str(self.workspace_path.parent) if self.workspace_path else str(Path.home())
-        d = QFileDialog.getExistingDirectory(self, "Open workspace", start)
+        d = QFileDialog.getExistingDirectory(self, "Open workspace", str(self._start_dir()))
         if not d:
             return
         p = Path(d)
@@ -352,41 +762,66 @@ class MainWindow(QMainWindow):
                 f"{p} is not a workspace. Create a new workspace in this folder?")
             if ans != QMessageBox.StandardButton.Yes:
                 return
-        try:
-            self.open_workspace(p)
-        except WorkbenchError as exc:
-            QMessageBox.critical(self, "Cannot open workspace", str(exc))
-
-    def _ask_import_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Import evidence files", str(Path.home()),
-            "Evidence exports (*.csv *.json *.jsonl *.xlsx *.xml *.zip);;All files (*)")
-        self.import_paths(files)
+        self._open_checked(p)
 
     def _ask_import_folder(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Import evidence folder", str(Path.home()))
         if d:
-            self.import_paths([d])
+            self.open_import_wizard([d])
+
+    def _periods(self) -> list[str]:
+        if self.outcome is None or self.outcome.results.metrics.height == 0:
+            return []
+        return sorted(self.outcome.results.metrics["period"].unique().to_list(), reverse=True)
+
+    def open_export_dialog(self) -> Any:
+        from .dialogs import ExportDialog
+
+        dlg = ExportDialog(self._start_dir(), self._periods(), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self.export_report(**dlg.values()))
+        self.export_dialog = dlg
+        dlg.open()
+        return dlg
 
     def _ask_export(self) -> None:
-        start = str((self.workspace_path.parent if self.workspace_path else Path.home()) / "report.pdf")
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Export signed report (PDF; the Excel workbook is written next to it)", start,
-            "PDF report (*.pdf)")
-        if not out:
-            return
-        pdf = Path(out).with_suffix(".pdf")
-        self.export_report(str(pdf), str(pdf.with_suffix(".xlsx")))
+        self.open_export_dialog()
+
+    def open_policy_editor(self) -> Any:
+        from .dialogs import PolicyEditor
+
+        if self.policy_editor is not None:
+            self.policy_editor.raise_()
+            return self.policy_editor
+        ed = PolicyEditor(self.policy_path, self)
+        ed.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        ed.policySaved.connect(lambda p: self.set_policy(p))
+        ed.finished.connect(lambda _r: setattr(self, "policy_editor", None))
+        self.policy_editor = ed
+        ed.show()
+        return ed
 
     def show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_TITLE}", about_text(),
+        box = QMessageBox(QMessageBox.Icon.NoIcon, f"About {APP_TITLE}", about_text(),
                           QMessageBox.StandardButton.Ok, self)
+        icon = app_icon()
+        if not icon.isNull():
+            box.setIconPixmap(icon.pixmap(64, 64))
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
     # ---- lifecycle ----------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.remember:
+            s = settings()
+            s.setValue("geometry", self.saveGeometry())
+            s.setValue("window_state", self.saveState())
+        for v in self.views.values():
+            if hasattr(v, "shutdown"):
+                v.shutdown()
+        if self.wizard is not None:
+            self.wizard.done(0)
         self.runner.shutdown()
         if self.ws is not None:
             self.ws.close()
@@ -395,12 +830,19 @@ class MainWindow(QMainWindow):
 
 
 def versions() -> dict[str, str]:
+    import numpy
+    import scipy
+
     return {"Release SLA Workbench": __version__, "Python": platform.python_version(),
             "Qt": qVersion(), "PySide6": PySide6.__version__, "polars": pl.__version__,
-            "pyqtgraph": pg.__version__}
+            "pyqtgraph": pg.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "Platform": platform.platform(terse=True)}
 
 
 def about_text() -> str:
     rows = "".join(f"<tr><td>{k}</td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in versions().items())
     return (f"<h3>{APP_TITLE}</h3><p>Recomputes DORA and SLA figures from hashed evidence "
-            f"under an explicit policy.</p><table>{rows}</table>")
+            f"under an explicit policy, explains every gap to the reported figures, and "
+            f"exports signed, verifiable reports.</p><table>{rows}</table>"
+            f"<p><small>Display time zone: {display_timezone_name()}; figures are computed in UTC."
+            f"</small></p>")

@@ -10,20 +10,87 @@ the table shows (the base frame is never modified).
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+import weakref
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 
-__all__ = ["PolarsTableModel", "format_value", "text_filter_expr"]
+__all__ = ["PolarsTableModel", "format_value", "text_filter_expr", "set_display_timezone",
+           "display_timezone", "display_timezone_name", "STATUS_TEXT_COLOURS", "heat_colour"]
 
 _Index = QModelIndex | QPersistentModelIndex
 
 #: Boolean columns whose cells are coloured, and which value is the good one.
 STATUS_COLUMNS: dict[str, bool] = {"compliant": True, "breach": False}
+
+#: text values of status-like columns and their meaning: good / warn / bad
+STATUS_TEXT_COLOURS: dict[str, str] = {
+    "match": "good", "ok": "good", "verified": "good", "pass": "good", "passed": "good",
+    "counted": "good", "approved": "good",
+    "within_tolerance": "warn", "within_grace": "warn", "warning": "warn", "ticket": "warn",
+    "medium": "warn", "requested": "warn",
+    "discrepancy": "bad", "breach": "bad", "exhausted": "bad", "page": "bad", "high": "bad",
+    "failed": "bad", "rejected": "bad", "revoked": "bad", "unauthorized_change": "bad",
+}
+
+# ---- display time zone (figures stay UTC; only formatting changes) ---------
+_DISPLAY_TZ: tzinfo = timezone.utc
+_DISPLAY_TZ_NAME = "UTC"
+_MODELS: "weakref.WeakSet[PolarsTableModel]" = weakref.WeakSet()
+
+
+def display_timezone() -> tzinfo:
+    return _DISPLAY_TZ
+
+
+def display_timezone_name() -> str:
+    return _DISPLAY_TZ_NAME
+
+
+def set_display_timezone(name: str | None) -> str:
+    """Show timestamps in the IANA zone ``name`` (``None``/``"UTC"``: UTC;
+    ``"local"``: the system's zone).  Every live table model repaints.  Returns the
+    name in force.  Raises ValueError for an unknown zone."""
+    global _DISPLAY_TZ, _DISPLAY_TZ_NAME
+    if not name or name == "UTC":
+        tz: tzinfo = timezone.utc
+        name = "UTC"
+    elif name == "local":
+        tz = datetime.now().astimezone().tzinfo or timezone.utc
+    else:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            tz = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+    _DISPLAY_TZ, _DISPLAY_TZ_NAME = tz, name
+    from shiboken6 import Shiboken
+
+    for m in list(_MODELS):
+        if Shiboken.isValid(m):
+            m.refresh()
+        else:
+            _MODELS.discard(m)
+    return name
+
+
+def heat_colour(share: float | None) -> QColor | None:
+    """Background of a 0..1 share cell: red (0) through amber to green (1)."""
+    if share is None or (isinstance(share, float) and math.isnan(share)):
+        return None
+    x = max(0.0, min(1.0, float(share)))
+    stops = [(0.0, (218, 54, 51)), (0.6, (230, 160, 40)), (0.85, (200, 200, 60)), (1.0, (46, 160, 67))]
+    for (x0, c0), (x1, c1) in zip(stops, stops[1:]):
+        if x <= x1:
+            t = 0.0 if x1 == x0 else (x - x0) / (x1 - x0)
+            rgb = [round(a + (b - a) * t) for a, b in zip(c0, c1)]
+            return QColor(rgb[0], rgb[1], rgb[2], 150)
+    return QColor(46, 160, 67, 150)
 
 
 def format_value(v: Any) -> str:
@@ -44,7 +111,9 @@ def format_value(v: Any) -> str:
     if isinstance(v, datetime):
         if v.tzinfo is None:
             v = v.replace(tzinfo=timezone.utc)
-        return v.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        if _DISPLAY_TZ is timezone.utc:
+            return v.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return v.astimezone(_DISPLAY_TZ).isoformat(timespec="seconds")
     if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, timedelta):
@@ -59,6 +128,9 @@ def _tooltip(v: Any) -> str | None:
         return None
     if isinstance(v, float):
         return repr(v)
+    if isinstance(v, datetime):
+        utc = (v if v.tzinfo else v.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return utc.isoformat(timespec="seconds").replace("+00:00", "Z") + " (UTC)"
     return format_value(v)
 
 
@@ -89,10 +161,17 @@ class PolarsTableModel(QAbstractTableModel):
     """
 
     def __init__(self, df: pl.DataFrame | None = None, *, columns: Sequence[str] | None = None,
-                 headers: Mapping[str, str] | None = None, parent: Any = None) -> None:
+                 headers: Mapping[str, str] | None = None,
+                 formatters: Mapping[str, Callable[[Any], str]] | None = None,
+                 backgrounds: Mapping[str, Callable[[Any], QColor | None]] | None = None,
+                 tooltips: Mapping[str, str] | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._columns_wanted = list(columns) if columns is not None else None
         self._headers = dict(headers or {})
+        self._formatters = dict(formatters or {})
+        self._backgrounds = dict(backgrounds or {})
+        self._header_tips = dict(tooltips or {})
+        _MODELS.add(self)
         self._frame = pl.DataFrame()
         self._view = pl.DataFrame()
         self._columns: list[str] = []
@@ -129,6 +208,35 @@ class PolarsTableModel(QAbstractTableModel):
         self._apply_filter()
         self._apply_sort()
         self.endResetModel()
+
+    def configure(self, *, formatters: Mapping[str, Callable[[Any], str]] | None = None,
+                  backgrounds: Mapping[str, Callable[[Any], QColor | None]] | None = None,
+                  headers: Mapping[str, str] | None = None) -> None:
+        """Replace the per-column formatters / backgrounds / header labels (for frames
+        whose columns change, such as one column per period)."""
+        if formatters is not None:
+            self._formatters = dict(formatters)
+        if backgrounds is not None:
+            self._backgrounds = dict(backgrounds)
+        if headers is not None:
+            self._headers = dict(headers)
+
+    def refresh(self) -> None:
+        """Repaint every cell (the display time zone changed)."""
+        if self.rowCount() and self.columnCount():
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, self.columnCount() - 1))
+
+    def rows_frame(self, rows: Sequence[int] | None = None, *, shown_only: bool = True) -> pl.DataFrame:
+        """The rows at table rows ``rows`` (default: every row, in the displayed
+        order), with the shown columns (or all columns)."""
+        if rows is None:
+            idx = (self._order.tolist() if self._order is not None
+                   else list(range(self._view.height)))
+        else:
+            idx = [self.source_row(r) for r in rows]
+        df = self._view[idx] if idx else self._view.head(0)
+        return df.select(self._columns) if shown_only else df
 
     def set_filter(self, expr: pl.Expr | None) -> None:
         """Show only the rows of the base frame where ``expr`` is true (``None``: all)."""
@@ -199,13 +307,31 @@ class PolarsTableModel(QAbstractTableModel):
         if not (0 <= r < self._view.height and 0 <= c < len(self._columns)):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return format_value(self._series[c][self.source_row(r)])
+            v = self._series[c][self.source_row(r)]
+            fmt = self._formatters.get(self._columns[c])
+            if fmt is not None:
+                return "" if v is None else fmt(v)
+            return format_value(v)
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(self._series[c][self.source_row(r)])
         if role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
             name = self._columns[c]
+            custom = self._backgrounds.get(name)
+            if custom is not None:
+                if role != Qt.ItemDataRole.BackgroundRole:
+                    return None
+                col = custom(self._series[c][self.source_row(r)])
+                return QBrush(col) if col is not None else None
             if name not in STATUS_COLUMNS:
-                return None
+                kind = None
+                if self._series[c].dtype == pl.String:
+                    kind = STATUS_TEXT_COLOURS.get(str(self._series[c][self.source_row(r)]))
+                if name not in ("status", "severity", "rule", "verdict", "classification") \
+                        or kind is None:
+                    return None
+                if kind == "warn":
+                    return self._warn_brush(role)
+                return self._status_brush(kind == "good", role)
             v = self._series[c][self.source_row(r)]
             if v is None:
                 return None
@@ -218,6 +344,12 @@ class PolarsTableModel(QAbstractTableModel):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
         return None
+
+    @staticmethod
+    def _warn_brush(role: int) -> QBrush:
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(230, 160, 40, 80))
+        return QBrush(QColor("#f2c46d") if _is_dark() else QColor("#7a4d00"))
 
     @staticmethod
     def _status_brush(good: bool, role: int) -> QBrush:
@@ -239,7 +371,9 @@ class PolarsTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 return self._headers.get(name, name)
             if role == Qt.ItemDataRole.ToolTipRole:
-                return f"{name} ({self._series[section].dtype})"
+                tip = self._header_tips.get(name)
+                return f"{tip}\n({name}, {self._series[section].dtype})" if tip else \
+                    f"{name} ({self._series[section].dtype})"
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return str(section + 1)

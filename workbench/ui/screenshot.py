@@ -66,7 +66,10 @@ def screenshot(view: str, out: str | Path, workspace: str | Path | None = None,
     try:
         win.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         win.recompute_now()
-        win.show_view(view)
+        shown = win.show_view(view)
+        prepare = getattr(shown, "prepare_screenshot", None)
+        if prepare is not None:
+            prepare()
         win.resize(width, height)
         win.show()
         for _ in range(5):

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import Results
 from ..models import PolarsTableModel, text_filter_expr
+from .base import View
 
 __all__ = ["OverviewView", "TABLE_COLUMNS"]
 
@@ -51,6 +52,7 @@ PERIOD_KINDS = ("month", "quarter", "year")
 DEPLOY_COLOR = QColor(76, 120, 168)
 CFR_COLOR = QColor(228, 87, 86)
 SLO_COLOR = QColor(150, 40, 40)
+ANOMALY_COLOR = QColor(242, 142, 43)
 
 
 def _month_edges(months: list[str]) -> np.ndarray:
@@ -66,14 +68,19 @@ def _pct(target: float) -> str:
     return f"{target * 100:.3g} %"
 
 
-class OverviewView(QWidget):
-    """SLO compliance table and monthly deployments / change failure rate plot."""
+class OverviewView(View):
+    """SLO compliance table and monthly deployments / change failure rate plot.
+
+    Clicking a month of the plot (a bar or a CFR point) asks for the deployments of
+    the current selection in that month (``drillRequested``); double-clicking a table
+    row asks for the deployments behind that figure."""
 
     #: emitted after the filters changed and the table and plot were updated
     filtersChanged = Signal(dict)
 
     name = "overview"
     title = "Overview"
+    tooltip = "SLO compliance per service and the monthly delivery trend"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,9 +93,9 @@ class OverviewView(QWidget):
 
         # ---- filters ------------------------------------------------------
         self.environment_combo = QComboBox()
-        self.environment_combo.setMinimumContentsLength(12)
+        self.environment_combo.setMinimumContentsLength(9)
         self.team_combo = QComboBox()
-        self.team_combo.setMinimumContentsLength(12)
+        self.team_combo.setMinimumContentsLength(9)
         self.tier_combo = QComboBox()
         self.period_kind_combo = QComboBox()
         for k in PERIOD_KINDS:
@@ -158,9 +165,21 @@ class OverviewView(QWidget):
         self.slo_target: float | None = None
         self.plot_tier: int | None = None
         p.vb.sigResized.connect(self._sync_views)
+        p.scene().sigMouseClicked.connect(self._plot_clicked)
+        self.plot_widget.setToolTip("Click a month to see the deployments behind it")
         self.empty_text = pg.TextItem("", anchor=(0.5, 0.5))
         self.empty_text.setZValue(10)
         p.addItem(self.empty_text, ignoreBounds=True)
+        # anomaly markers (workbench.stats.anomalies, computed with the recompute)
+        self.cfr_anomalies = pg.ScatterPlotItem(size=17, symbol="o", pen=pg.mkPen(ANOMALY_COLOR, width=2.5),
+                                                brush=pg.mkBrush(None))
+        self.cfr_view.addItem(self.cfr_anomalies)
+        self.deploy_anomalies = pg.ScatterPlotItem(size=13, symbol="t", pen=pg.mkPen(ANOMALY_COLOR, width=1.5),
+                                                   brush=pg.mkBrush(ANOMALY_COLOR))
+        p.addItem(self.deploy_anomalies)
+        self._anomaly_in_legend = False
+        self.anomaly_months: dict[str, list[str]] = {}
+        p.scene().sigMouseMoved.connect(self._plot_hovered)
 
         # ---- table --------------------------------------------------------
         self.table_model = PolarsTableModel(columns=TABLE_COLUMNS, headers=HEADERS, parent=self)
@@ -178,6 +197,7 @@ class OverviewView(QWidget):
         hh.setStretchLastSection(True)
         hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
+        self.table.doubleClicked.connect(lambda ix: self.drill_row(ix.row()))
 
         self.summary_label = QLabel()
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
@@ -466,13 +486,78 @@ class OverviewView(QWidget):
         self.empty_text.setPos((x0 + x1) / 2, ytop / 2)
         finite = cfr[np.isfinite(cfr)]
         ctop = max([5.0, *(finite.tolist()), (self.slo_target or 0) * 100])
-        self.cfr_view.setYRange(0, min(100.0, ctop) * 1.25, padding=0)
+        self.cfr_view.setYRange(0, min(100.0, ctop) * 1.45, padding=0)  # room for the legend
         who = "all teams" if f["team"] is None else f"team {f['team']}"
         if f["tier"] is not None:
             who += f", tier {f['tier']}"
         self.plot_item.setTitle(f"{f['environment']} · {who}: successful deployments and "
                                 f"change failure rate per month", size="10pt")
+        self._update_anomalies(data)
         self._sync_views()
+
+    def selection_anomalies(self) -> pl.DataFrame:
+        """The anomalous months of the plotted series (empty when this version has no
+        anomaly detection, or for a team and a tier together)."""
+        a = getattr(self.outcome, "anomalies", None) if self.outcome is not None else None
+        if a is None or a.height == 0:
+            return pl.DataFrame()
+        f = self.filters()
+        a = a.filter(pl.col("environment") == f["environment"])
+        if f["team"] is not None and f["tier"] is not None:
+            return a.head(0)
+        if f["team"] is not None:
+            return a.filter((pl.col("level") == "team") & (pl.col("team") == f["team"]))
+        if f["tier"] is not None:
+            return a.filter((pl.col("level") == "tier") & (pl.col("tier") == f["tier"]))
+        return a.filter(pl.col("level") == "environment")
+
+    def _update_anomalies(self, data: pl.DataFrame) -> None:
+        a = self.selection_anomalies()
+        months = self._months
+        mids = 0.5 * (self._edges[:-1] + self._edges[1:]) if len(self._edges) > 1 else np.zeros(0)
+        self.anomaly_months = {}
+        for metric, sc, col, scale in (("change_failure_rate", self.cfr_anomalies, "change_failure_rate", 100.0),
+                                       ("deployments", self.deploy_anomalies, "deployments", 1.0)):
+            xs, ys = [], []
+            if a.height:
+                flagged = a.filter(pl.col("metric") == metric)
+                for period, reasons in flagged.group_by("period").agg(pl.col("reason")).iter_rows():
+                    if period not in months:
+                        continue
+                    i = months.index(period)
+                    v = data[col][i]
+                    if v is None or (isinstance(v, float) and np.isnan(v)):
+                        continue
+                    xs.append(float(mids[i]))
+                    ys.append(float(v) * scale + (0 if metric != "deployments" else 0))
+                    self.anomaly_months.setdefault(period, []).extend(
+                        f"{metric.replace('_', ' ')}: {r}" for r in reasons[:2])
+            sc.setData(x=xs, y=ys)
+        has = bool(self.anomaly_months)
+        if has and not self._anomaly_in_legend:
+            self.legend.addItem(self.cfr_anomalies, "Anomaly (robust z, ESD, EWMA, CUSUM)")
+            self._anomaly_in_legend = True
+        elif not has and self._anomaly_in_legend:
+            self.legend.removeItem(self.cfr_anomalies)
+            self._anomaly_in_legend = False
+
+    def _plot_hovered(self, pos: Any) -> None:
+        vb = self.plot_item.vb
+        if not vb.sceneBoundingRect().contains(pos):
+            return
+        month = self.month_at(vb.mapSceneToView(pos).x())
+        if month is None:
+            return
+        data = self.plot_frame()
+        row = data.filter(pl.col("period") == month)
+        if not row.height:
+            return
+        dep, cfr = row["deployments"][0], row["change_failure_rate"][0]
+        lines = [f"{month}: {dep:,.0f} successful deployments, change failure rate "
+                 + ("—" if cfr is None else f"{cfr * 100:.1f} %")]
+        lines += self.anomaly_months.get(month, [])
+        lines.append("Click for the deployments behind it")
+        self.plot_widget.setToolTip("\n".join(lines))
 
     def _sync_views(self) -> None:
         self.cfr_view.setGeometry(self.plot_item.vb.sceneBoundingRect())
@@ -483,6 +568,44 @@ class OverviewView(QWidget):
         hh = self.table.horizontalHeader()
         for i in range(self.table_model.columnCount()):
             hh.resizeSection(i, min(max(hh.sectionSize(i), 60), 260))
+
+    # ---- drill-down ---------------------------------------------------------
+    def month_at(self, x: float) -> str | None:
+        """The month whose bar spans epoch second ``x`` (None outside the data)."""
+        e = self._edges
+        if len(e) < 2 or not e[0] <= x < e[-1]:
+            return None
+        i = int(np.searchsorted(e, x, side="right")) - 1
+        return self._months[i] if 0 <= i < len(self._months) else None
+
+    def drill_month(self, month: str) -> dict[str, Any]:
+        """Ask for the deployments of the current selection in ``month``."""
+        f = self.filters()
+        spec = {"environment": f["environment"], "team": f["team"], "tier": f["tier"],
+                "period": month}
+        self.drill(**spec)
+        return spec
+
+    def drill_row(self, row: int) -> dict[str, Any] | None:
+        """Ask for the deployments behind the table row ``row``."""
+        if not 0 <= row < self.table_model.rowCount():
+            return None
+        r = self.table_model.row_dict(row)
+        spec = {"service": r.get("service"), "environment": r.get("environment"),
+                "period": r.get("period"), "title": f"{r.get('metric')} {r.get('service')} "
+                                                    f"{r.get('environment')} {r.get('period')}"}
+        self.drill(**spec)
+        return spec
+
+    def _plot_clicked(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            return
+        vb = self.plot_item.vb
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        month = self.month_at(vb.mapSceneToView(ev.scenePos()).x())
+        if month is not None:
+            self.drill_month(month)
 
     # ---- look ---------------------------------------------------------------
     def _apply_palette(self) -> None:
