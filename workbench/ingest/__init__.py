@@ -24,15 +24,16 @@ from typing import Any, Iterator
 
 from ..errors import InputError
 from ..progress import Progress, step
-from . import (azure_devops, canonical, github_actions, gitlab, jenkins, mapped, opsgenie,
-               pagerduty, reported, servicenow)
+from . import (azure_devops, canonical, events, github_actions, gitlab, jenkins, logexport,
+               mapped, opsgenie, otlp, pagerduty, reported, servicenow)
 from .base import ImportReport, ParsedFile
 
 __all__ = ["FORMATS", "detect", "parse_paths", "format_options", "ImportReport", "ParsedFile"]
 
 #: format name -> module (detection order)
 FORMATS = {m.FORMAT: m for m in (canonical, mapped, jenkins, gitlab, github_actions, azure_devops,
-                                  servicenow, pagerduty, opsgenie, reported)}
+                                  servicenow, pagerduty, opsgenie, reported, events, otlp,
+                                  logexport)}
 
 
 def format_options(name: str) -> dict[str, str]:

@@ -1,0 +1,164 @@
+"""Environment contention: overlapping deployments to the same environment, queueing
+delay, peak periods, reservation violations and the lead time contention cost.
+
+Queueing delay of a deployment = how long the environment was still busy with
+earlier deployments when it started: ``max(finished_at of the deployments to the
+same environment that started before it) - started_at``, when positive (0 when
+the environment was free).  ``previous_deployment_id`` is the deployment holding
+it longest.  Deployments without ``started_at`` are left out.
+
+* :func:`overlapping_deployments`: pairs (environment, deployment_id,
+  other_deployment_id, service, other_service, overlap_start, overlap_end,
+  overlap_h) with deployment_id the earlier start.
+* :func:`queueing_delay`: per deployment: environment, deployment_id, service,
+  started_at, finished_at, previous_deployment_id, previous_finished_at, queue_h,
+  concurrent (deployments running when it started, itself excluded).
+* :func:`contention_peaks`: per environment and bucket (``every``, e.g. "1d", "1h"):
+  deployments, contended (queue_h > 0), queue_h, max_concurrent, is_peak (the
+  bucket(s) with the most queue_h of the environment, when > 0).
+* :func:`load_reservations` / :func:`reservation_violations`: reservation CSV
+  (``environment, reserved_by, start, end`` and optional ``reservation_id``;
+  reserved_by is a service or team); a deployment overlapping a reservation of
+  someone else (neither its service nor its team) is a violation.
+* :func:`contention_cost`: per environment: deployments, contended, queue_h (total
+  lead time lost to waiting), queue_p90_h, lead_time_h (total, when first_commit_at
+  is known), cost_share (queue_h of those deployments / their lead_time_h).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import InputError
+from ..ingest.base import decode_text, read_csv_text
+from ..ingest.timeparse import iso_to_utc
+from ..schema import TS
+
+__all__ = ["overlapping_deployments", "queueing_delay", "contention_peaks", "load_reservations",
+           "reservation_violations", "contention_cost"]
+
+
+def _d(deployments: pl.DataFrame) -> pl.DataFrame:
+    if "first_commit_at" not in deployments.columns:
+        deployments = deployments.with_columns(first_commit_at=pl.lit(None, TS))
+    return (deployments.filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
+            .sort("environment", "started_at", "deployment_id"))
+
+
+def overlapping_deployments(deployments: pl.DataFrame) -> pl.DataFrame:
+    d = _d(deployments).select("environment", "deployment_id", "service", "started_at", "finished_at")
+    j = d.join(d, on="environment", suffix="_o").filter(
+        ((pl.col("started_at") < pl.col("started_at_o")) |
+         ((pl.col("started_at") == pl.col("started_at_o")) & (pl.col("deployment_id") < pl.col("deployment_id_o"))))
+        & (pl.col("started_at_o") < pl.col("finished_at")))
+    return (j.select("environment", "deployment_id", pl.col("deployment_id_o").alias("other_deployment_id"),
+                     "service", pl.col("service_o").alias("other_service"),
+                     pl.col("started_at_o").alias("overlap_start"),
+                     pl.min_horizontal("finished_at", "finished_at_o").alias("overlap_end"))
+            .with_columns(overlap_h=(pl.col("overlap_end") - pl.col("overlap_start")).dt.total_microseconds() / 3.6e9)
+            .sort("environment", "overlap_start", "deployment_id"))
+
+
+def queueing_delay(deployments: pl.DataFrame) -> pl.DataFrame:
+    d = _d(deployments)
+    rows = []
+    for (env,), g in d.group_by("environment", maintain_order=True):
+        earlier: list[dict] = []
+        for r in g.iter_rows(named=True):
+            prev = max(earlier, key=lambda x: (x["finished_at"], x["deployment_id"]), default=None)
+            busy = [x for x in earlier if x["finished_at"] > r["started_at"]]
+            q = 0.0
+            if prev is not None and prev["finished_at"] > r["started_at"]:
+                q = (prev["finished_at"] - r["started_at"]).total_seconds() / 3600
+            rows.append({"environment": env, "deployment_id": r["deployment_id"], "service": r["service"],
+                         "started_at": r["started_at"], "finished_at": r["finished_at"],
+                         "first_commit_at": r.get("first_commit_at"),
+                         "previous_deployment_id": prev["deployment_id"] if q > 0 else None,
+                         "previous_finished_at": prev["finished_at"] if q > 0 else None,
+                         "queue_h": q, "concurrent": len(busy)})
+            earlier.append(r)
+    return pl.DataFrame(rows, schema={"environment": pl.String, "deployment_id": pl.String,
+                                      "service": pl.String, "started_at": TS, "finished_at": TS,
+                                      "first_commit_at": TS, "previous_deployment_id": pl.String,
+                                      "previous_finished_at": TS, "queue_h": pl.Float64,
+                                      "concurrent": pl.Int64}, orient="row")
+
+
+def contention_peaks(deployments: pl.DataFrame, every: str = "1d") -> pl.DataFrame:
+    q = queueing_delay(deployments)
+    out = (q.with_columns(bucket=pl.col("started_at").dt.truncate(every))
+           .group_by("environment", "bucket")
+           .agg(deployments=pl.len().cast(pl.Int64),
+                contended=(pl.col("queue_h") > 0).sum().cast(pl.Int64),
+                queue_h=pl.col("queue_h").sum(),
+                max_concurrent=(pl.col("concurrent").max() + 1).cast(pl.Int64)))
+    return (out.with_columns(is_peak=(pl.col("queue_h") > 0)
+                             & (pl.col("queue_h") == pl.col("queue_h").max().over("environment")))
+            .sort("environment", "bucket"))
+
+
+def load_reservations(path: str | Path) -> pl.DataFrame:
+    """Reservation CSV -> reservation_id, environment, reserved_by, start, end (UTC;
+    naive times are refused)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    df = read_csv_text(decode_text(raw, str(p)), str(p))
+    for c in ("environment", "reserved_by", "start", "end"):
+        if c not in df.columns:
+            raise InputError("required column is missing", file=str(p), row=0, column=c)
+    rows = list(range(1, df.height + 1))
+    rid = df["reservation_id"] if "reservation_id" in df.columns else pl.Series(
+        [f"R{i}" for i in rows], dtype=pl.String)
+    out = pl.DataFrame({"reservation_id": rid, "environment": df["environment"],
+                        "reserved_by": df["reserved_by"],
+                        "start": iso_to_utc(df["start"], file=str(p), column="start", rows=rows),
+                        "end": iso_to_utc(df["end"], file=str(p), column="end", rows=rows)})
+    bad = out.with_row_index("_r", 1).filter(pl.col("end") <= pl.col("start"))
+    if bad.height:
+        raise InputError("reservation ends before it starts", file=str(p), row=int(bad["_r"][0]),
+                         column="end")
+    return out
+
+
+def reservation_violations(deployments: pl.DataFrame, reservations: pl.DataFrame,
+                           teams: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Deployments during someone else's reservation: deployment_id, service, team,
+    environment, started_at, finished_at, reservation_id, reserved_by, reserved_start,
+    reserved_end, overlap_h.  ``teams``: the services table (service -> team)."""
+    d = _d(deployments).select("deployment_id", "service", "environment", "started_at", "finished_at")
+    if teams is not None and "team" in teams.columns:
+        d = d.join(teams.select("service", "team"), on="service", how="left")
+    else:
+        d = d.with_columns(team=pl.lit(None, pl.String))
+    r = reservations.select("reservation_id", "environment", "reserved_by",
+                            pl.col("start").alias("reserved_start"), pl.col("end").alias("reserved_end"))
+    j = d.join(r, on="environment").filter(
+        (pl.col("started_at") < pl.col("reserved_end")) & (pl.col("finished_at") > pl.col("reserved_start"))
+        & (pl.col("reserved_by") != pl.col("service"))
+        & (pl.col("team").is_null() | (pl.col("reserved_by") != pl.col("team"))))
+    return (j.with_columns(overlap_h=(pl.min_horizontal("finished_at", "reserved_end")
+                                      - pl.max_horizontal("started_at", "reserved_start"))
+                           .dt.total_microseconds() / 3.6e9)
+            .select("deployment_id", "service", "team", "environment", "started_at", "finished_at",
+                    "reservation_id", "reserved_by", "reserved_start", "reserved_end", "overlap_h")
+            .sort("started_at", "deployment_id"))
+
+
+def contention_cost(deployments: pl.DataFrame) -> pl.DataFrame:
+    q = queueing_delay(deployments).with_columns(
+        lead_time_h=(pl.col("finished_at") - pl.col("first_commit_at")).dt.total_microseconds() / 3.6e9)
+    return (q.group_by("environment")
+            .agg(deployments=pl.len().cast(pl.Int64),
+                 contended=(pl.col("queue_h") > 0).sum().cast(pl.Int64),
+                 queue_h=pl.col("queue_h").sum(),
+                 queue_p90_h=pl.col("queue_h").quantile(0.9, interpolation="linear"),
+                 lead_time_h=pl.col("lead_time_h").sum(),
+                 _q_known=pl.col("queue_h").filter(pl.col("lead_time_h").is_not_null()).sum())
+            .with_columns(cost_share=pl.when(pl.col("lead_time_h") > 0)
+                          .then(pl.col("_q_known") / pl.col("lead_time_h")))
+            .drop("_q_known").sort("environment"))
