@@ -228,3 +228,69 @@ def test_period_span():
     assert breach_links.period_span("2026-Q4") == (U(10, 1), U(1, 1, y=2027))
     assert breach_links.period_span("2026-12") == (U(12, 1), U(1, 1, y=2027))
     assert breach_links.period_span("2026") == (U(1, 1), U(1, 1, y=2027))
+
+
+def _queue_reference(d):
+    """Brute force over earlier-started deployments (the definition)."""
+    out = {}
+    d = d.sort("environment", "started_at", "deployment_id")
+    for (env,), g in d.group_by("environment", maintain_order=True):
+        earlier = []
+        for r in g.iter_rows(named=True):
+            prev = max(earlier, key=lambda x: (x["finished_at"], x["deployment_id"]), default=None)
+            q = 0.0
+            if prev is not None and prev["finished_at"] > r["started_at"]:
+                q = (prev["finished_at"] - r["started_at"]).total_seconds() / 3600
+            out[r["deployment_id"]] = (q, sum(x["finished_at"] > r["started_at"] for x in earlier),
+                                       prev["deployment_id"] if q > 0 else None)
+            earlier.append(r)
+    return out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["qa", "staging"]), st.integers(0, 40), st.integers(0, 12)),
+                min_size=1, max_size=30))
+def test_queueing_delay_matches_the_definition(rows):
+    import datetime as dt
+
+    import polars as pl
+
+    from workbench.nonprod import queueing_delay
+
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    d = pl.DataFrame({
+        "deployment_id": [f"d{i:02d}" for i in range(len(rows))],
+        "service": ["s"] * len(rows), "environment": [r[0] for r in rows],
+        "started_at": [t0 + dt.timedelta(minutes=10 * r[1]) for r in rows],
+        "finished_at": [t0 + dt.timedelta(minutes=10 * (r[1] + r[2])) for r in rows],
+    })
+    got = {r["deployment_id"]: (r["queue_h"], r["concurrent"], r["previous_deployment_id"])
+           for r in queueing_delay(d).iter_rows(named=True)}
+    want = _queue_reference(d)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert abs(got[k][0] - want[k][0]) < 1e-9 and got[k][1:] == want[k][1:], (k, got[k], want[k])
+
+
+def test_recompute_json_carries_the_analyses(tmp_path):
+    import json
+
+    from workbench.cli import main
+    from .conftest import HANDMADE
+
+    ws = str(tmp_path / "ws")
+    main(["import", str(HANDMADE), "-w", ws])
+    sp = tmp_path / "sprints.csv"
+    sp.write_text("sprint,start,end\nS1,2026-07-01T00:00:00Z,2026-07-15T00:00:00Z\n")
+    assert main(["recompute", "-w", ws, "--sprints", str(sp), "--json", str(tmp_path / "f.json")]) == 0
+    d = json.loads((tmp_path / "f.json").read_text())
+    for k in ("lead_time_drivers", "masking_lead_time", "contention", "breach_incidents",
+              "blocked_candidates", "nonprod_availability"):
+        assert k in d, k
+    assert {r["environment"] for r in d["contention"]} >= {"production"}
+    assert d["nonprod_availability"][0]["sprint"] == "S1"
+    assert {m["variant"] for m in d["metrics"]} >= {"policy", "without_emergency"}

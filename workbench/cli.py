@@ -50,10 +50,12 @@ def _open_ws(path: str, create: bool = True):
     return Workspace.open(path, create=create)
 
 
-def _recompute(ws, policy_path: str | None, period: str | None, progress=None):
+def _recompute(ws, policy_path: str | None, period: str | None, progress=None, *,
+               sprints: str | None = None, reservations: str | None = None):
     from .service import recompute_workspace
 
-    policy, res, _tables = recompute_workspace(ws, policy_path, period=period, progress=progress)
+    policy, res, _tables = recompute_workspace(ws, policy_path, period=period, progress=progress,
+                                               sprints=sprints, reservations=reservations)
     return policy, res
 
 
@@ -118,7 +120,8 @@ def _fail_on(res, gate: str | None) -> int:
 
 def cmd_recompute(a: argparse.Namespace) -> int:
     with _open_ws(a.workspace) as ws:
-        policy, res = _recompute(ws, a.policy, a.period, TerminalProgress())
+        policy, res = _recompute(ws, a.policy, a.period, TerminalProgress(), sprints=a.sprints,
+                                 reservations=a.reservations)
         if a.json:
             _write_atomic(Path(a.json), res.to_json())
         ws.log("recompute", {"period": a.period, "json": a.json}, policy_sha256=policy.sha256)
@@ -478,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--period", help="2026-07, 2026-Q3 or 2026")
     s.add_argument("--json", help="write the figures as JSON")
     s.add_argument("--fail-on", help="exit 1 when any of these occur: breach, finding, or a rule name")
+    s.add_argument("--sprints", help="sprint calendar (CSV sprint,start,end or Jira sprint JSON) for "
+                                     "test-environment availability in each sprint's critical window")
+    s.add_argument("--reservations", help="environment reservations CSV (environment, reserved_by, start, end)")
     s.set_defaults(func=cmd_recompute)
 
     s = sub.add_parser("reconcile", help="compare reported figures with recomputed ones, and explain")

@@ -61,6 +61,9 @@ Frames and their columns
 
 ``as_of``  the latest event in the evidence; running clocks are measured up to it.
 
+``nonprod``  pipeline and non-production analyses by name (critical_path drivers,
+    masking lead time, contention, breach -> incident links, sprint windows ...).
+
 .. versionadded:: clocks, alerts, error_budgets, gates, as_of and breaches'
    ``waived_by`` / ``breach_at`` filled by the SLA engine (issue 4).
 """
@@ -122,10 +125,14 @@ class Results:
     error_budgets: pl.DataFrame = field(default_factory=pl.DataFrame)
     gates: pl.DataFrame = field(default_factory=pl.DataFrame)
     as_of: Any = None
+    #: non-production and pipeline analyses (workbench.nonprod), name -> frame; each is
+    #: written as its own top-level list in the JSON
+    nonprod: dict[str, pl.DataFrame] = field(default_factory=dict)
 
-    _METRIC_KEYS = ("level", "service", "team", "tier", "environment", "period", "period_kind",
-                    "metric", "value", "target", "objective", "slo", "compliant", "breach",
-                    "within_grace", "numerator", "denominator", "n", "excluded", "excluded_by")
+    _METRIC_KEYS = ("level", "variant", "service", "team", "tier", "environment", "period",
+                    "period_kind", "metric", "value", "target", "objective", "slo", "compliant",
+                    "breach", "within_grace", "numerator", "denominator", "n", "excluded",
+                    "excluded_by")
 
     def to_dict(self) -> dict[str, Any]:
         metrics = self.metrics.select([c for c in self._METRIC_KEYS if c in self.metrics.columns])
@@ -147,6 +154,7 @@ class Results:
             "alerts": frame_records(self.alerts),
             "error_budgets": frame_records(self.error_budgets),
             "gates": frame_records(self.gates),
+            **{k: frame_records(v) for k, v in sorted(self.nonprod.items())},
         }
 
     def to_json(self) -> str:

@@ -62,28 +62,44 @@ def overlapping_deployments(deployments: pl.DataFrame) -> pl.DataFrame:
 
 
 def queueing_delay(deployments: pl.DataFrame) -> pl.DataFrame:
-    d = _d(deployments)
-    rows = []
-    for (env,), g in d.group_by("environment", maintain_order=True):
-        earlier: list[dict] = []
-        for r in g.iter_rows(named=True):
-            prev = max(earlier, key=lambda x: (x["finished_at"], x["deployment_id"]), default=None)
-            busy = [x for x in earlier if x["finished_at"] > r["started_at"]]
-            q = 0.0
-            if prev is not None and prev["finished_at"] > r["started_at"]:
-                q = (prev["finished_at"] - r["started_at"]).total_seconds() / 3600
-            rows.append({"environment": env, "deployment_id": r["deployment_id"], "service": r["service"],
-                         "started_at": r["started_at"], "finished_at": r["finished_at"],
-                         "first_commit_at": r.get("first_commit_at"),
-                         "previous_deployment_id": prev["deployment_id"] if q > 0 else None,
-                         "previous_finished_at": prev["finished_at"] if q > 0 else None,
-                         "queue_h": q, "concurrent": len(busy)})
-            earlier.append(r)
-    return pl.DataFrame(rows, schema={"environment": pl.String, "deployment_id": pl.String,
-                                      "service": pl.String, "started_at": TS, "finished_at": TS,
-                                      "first_commit_at": TS, "previous_deployment_id": pl.String,
-                                      "previous_finished_at": TS, "queue_h": pl.Float64,
-                                      "concurrent": pl.Int64}, orient="row")
+    """Per deployment (in start order per environment): the earlier-started deployment
+    that finished last (ties: the larger id) and, when it was still running, how long
+    this one waited (``queue_h``); ``concurrent`` = earlier-started deployments still
+    running at this one's start.  Vectorised: a running maximum over the ordinal of
+    (finished_at, deployment_id), and an as-of count of deployments finished by then."""
+    d = _d(deployments).with_row_index("_i")
+    d = d.with_columns(_k=pl.int_range(pl.len()).over("environment"))      # start order
+    order = d.sort("finished_at", "deployment_id").with_row_index("_o").select("_i", "_o")
+    d = d.join(order, on="_i", how="left").sort("_i")
+    d = d.with_columns(_prev_o=pl.col("_o").shift(1).cum_max().over("environment"))
+    prev = order.join(d.select("_i", pl.col("deployment_id").alias("previous_deployment_id"),
+                               pl.col("finished_at").alias("_prev_fin")), on="_i").drop("_i")
+    d = d.join(prev, left_on="_prev_o", right_on="_o", how="left")
+    # earlier-started deployments finished at or before this start
+    fin = (d.select("environment", pl.col("finished_at").alias("_f"), "_k")
+           .sort("environment", "_f"))
+    d = d.sort("started_at").join_asof(
+        fin.with_columns(_n=pl.int_range(1, pl.len() + 1).over("environment")).sort("_f")
+        .select("environment", "_f", "_n"),
+        left_on="started_at", right_on="_f", by="environment", strategy="backward",
+        check_sortedness=False).sort("_i")
+    waiting = pl.col("_prev_fin") > pl.col("started_at")
+    # _n also counts zero-length deployments that start at the same instant but come
+    # after this one in start order (they finish "by" this start without being
+    # earlier), and a zero-length deployment itself: subtract zero-length rows of the same
+    # start at or after this one in start order
+    zl = (pl.col("finished_at") == pl.col("started_at")).cast(pl.Int64)
+    d = d.sort("_k").with_columns(
+        _later=(zl.sum() - zl.cum_sum() + zl).over("environment", "started_at")).sort("_i")
+    return d.select(
+        "environment", "deployment_id", "service", "started_at", "finished_at", "first_commit_at",
+        pl.when(waiting).then(pl.col("previous_deployment_id")).alias("previous_deployment_id"),
+        pl.when(waiting).then(pl.col("_prev_fin")).alias("previous_finished_at"),
+        pl.when(waiting).then((pl.col("_prev_fin") - pl.col("started_at")).dt.total_microseconds() / 3.6e9)
+        .otherwise(0.0).alias("queue_h"),
+        (pl.col("_k") - (pl.col("_n").fill_null(0) - pl.col("_later").fill_null(0))).clip(0, None)
+        .cast(pl.Int64).alias("concurrent"),
+    )
 
 
 def contention_peaks(deployments: pl.DataFrame, every: str = "1d") -> pl.DataFrame:
