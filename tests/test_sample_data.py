@@ -1,6 +1,13 @@
 """The committed sample data: deterministic, valid, and its planted facts true.
 
-The planted facts (``sample_data/planted_facts.json``) are re-derived here from the CSV
+``sample_data/`` holds vendor exports where an importer reads a vendor format back into
+exactly the canonical rows (the CMDB as ServiceNow ``cmdb_ci_service`` Table API JSON, the
+self-reported figures as an .xlsx workbook) and canonical CSVs for the other tables
+(``workbench.sample.FILES``).  The folder is read here the way ``workbench import`` and
+``workbench demo`` read it (:func:`workbench.ingest.parse_paths`, auto-detection, no
+options), and the result must equal the canonical tables the generator holds in memory.
+
+The planted facts (``sample_data/planted_facts.json``) are re-derived here from those
 files alone, with an implementation written independently of the generator's (plain
 Python over the validated frames, ``bisect`` for the time-window rule, ``numpy.percentile``
 for percentiles).  The last group of tests checks the same facts with the real engine.
@@ -10,8 +17,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import io
 import json
 import re
+import zipfile
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +42,10 @@ EXPECTED_CAUSES = {
     "emergency_excluded", "unauthorized_counted", "mean_instead_of_p90", "deployment_days",
     "incidents_ignored", "median_instead_of_p90", "no_link_window",
 }
+
+
+CSV_TABLES = [t for t in TABLES if sample.file_of(t).endswith(".csv")]
+VENDOR_FILES = {t: sample.file_of(t) for t in TABLES if t not in CSV_TABLES}
 
 
 def _sha(path: Path) -> str:
@@ -64,15 +77,42 @@ def regenerated(tmp_path_factory):
     return out, facts
 
 
+def _import_folder(folder: Path, **kw) -> tuple[dict[str, pl.DataFrame], list]:
+    """The canonical tables of a folder as ``workbench import FOLDER`` stores them (every
+    file auto-detected; rows of one table concatenated in import order)."""
+    from workbench.ingest import parse_paths
+
+    parsed, _notes = parse_paths([folder], **kw)
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for pf in parsed:
+        for t, df in pf.tables.items():
+            parts.setdefault(t, []).append(df)
+    return {t: pl.concat(v) if len(v) > 1 else v[0] for t, v in parts.items()}, parsed
+
+
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pl.DataFrame]:
-    out = {}
-    for name in TABLES:
-        path = SAMPLE / f"{name}.csv"
-        raw = pl.read_csv(path, infer_schema=False)
-        out[name] = validate(name, raw, file=str(path), source="canonical",
-                             evidence_sha256=_sha(path))
-    return out
+def imported():
+    return _import_folder(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def tables(imported) -> dict[str, pl.DataFrame]:
+    return imported[0]
+
+
+@pytest.fixture(scope="module")
+def in_memory_raw() -> dict[str, pl.DataFrame]:
+    """The generator's canonical tables before they are written to files."""
+    built, facts = sample.build(FACTS["seed"])
+    assert json.loads(json.dumps(facts)) == FACTS
+    return built
+
+
+@pytest.fixture(scope="module")
+def in_memory(in_memory_raw) -> dict[str, pl.DataFrame]:
+    """... validated (ISO text -> UTC datetimes)."""
+    return {t: validate(t, df, file=f"memory:{t}", source="canonical", evidence_sha256="-")
+            for t, df in in_memory_raw.items()}
 
 
 class Evidence:
@@ -206,7 +246,7 @@ def test_regenerating_with_the_same_seed_gives_byte_identical_files(regenerated)
     committed = sorted(p.name for p in SAMPLE.iterdir() if p.is_file())
     fresh = sorted(p.name for p in out.iterdir() if p.is_file())
     assert fresh == committed
-    assert {f"{t}.csv" for t in TABLES} | {"README.md", "planted_facts.json"} == set(committed)
+    assert {sample.file_of(t) for t in TABLES} | {"README.md", "planted_facts.json"} == set(committed)
     different = [n for n in committed if _sha(SAMPLE / n) != _sha(out / n)]
     assert different == [], f"regenerate with: {FACTS['command']}"
 
@@ -228,9 +268,103 @@ def test_no_wall_clock_in_the_generator():
     assert "default_rng" in src and "np.random.seed" not in src
 
 
-# --------------------------------------------------------------------------- (b) schema
+# --------------------------------------------------------------------------- (b) files and formats
+
+def test_the_folder_imports_with_auto_detection_and_no_options(imported):
+    """``workbench import sample_data`` / ``workbench demo``: one folder, no --format,
+    no --source-tz, no --option."""
+    tables, parsed = imported
+    formats = {pf.path.name: pf.format for pf in parsed}
+    assert formats == {**{f"{t}.csv": "canonical" for t in CSV_TABLES},
+                       VENDOR_FILES["services"]: "servicenow", VENDOR_FILES["reported"]: "reported"}
+    for pf in parsed:
+        r = pf.report
+        assert (r.rows_rejected, r.rows_skipped, r.duplicates) == (0, 0, 0), pf.path.name
+        assert r.rows_kept == r.rows_read == sum(d.height for d in pf.tables.values()), pf.path.name
+    assert {t: df.height for t, df in tables.items()} == FACTS["row_counts"]
+    assert FACTS["files"] == {t: sample.file_of(t) for t in TABLES}
+
 
 @pytest.mark.parametrize("name", list(TABLES))
+def test_importing_the_folder_gives_the_generators_tables(name, tables, in_memory):
+    """Ids, statuses, UTC timestamps, every column: the files (vendor exports read by the
+    vendor importers, canonical CSVs) hold exactly what the generator computed."""
+    got = tables[name].drop("source", "evidence_sha256")
+    want = in_memory[name].drop("source", "evidence_sha256")
+    assert got.schema == want.schema
+    assert got.equals(want), name
+
+
+def test_cmdb_is_a_servicenow_table_api_export(tables):
+    doc = json.loads((SAMPLE / VENDOR_FILES["services"]).read_text(encoding="utf-8"))
+    recs = doc["result"]
+    assert len(recs) == FACTS["row_counts"]["services"]
+    for r in recs:        # sysparm_display_value=all: every field is {display_value, value}
+        assert all(set(v) >= {"display_value", "value"} for v in r.values()), r["name"]
+        assert re.fullmatch(r"[0-9a-f]{32}", r["sys_id"]["value"])
+        assert r["sys_class_name"]["value"] == "cmdb_ci_service"
+        assert r["support_group"]["link"].endswith("/sys_user_group/" + r["support_group"]["value"])
+        assert r["business_criticality"]["value"] in ("1", "2", "3", "4")
+    retired = sorted(r["name"]["value"] for r in recs if r["operational_status"]["value"] == "6")
+    assert retired == sorted(FACTS["retired_services"])
+    tier0 = sorted(r["name"]["value"] for r in recs if r["business_criticality"]["value"] == "1")
+    assert tier0 == FACTS["tier0_services"]
+    svc = tables["services"]
+    assert svc["ci_id"].to_list() == [r["sys_id"]["value"] for r in recs]
+    assert set(svc["criticality"]) == {r["business_criticality"]["display_value"] for r in recs}
+
+
+def test_reported_workbook_is_byte_identical_and_exact(in_memory_raw, in_memory):
+    path = SAMPLE / VENDOR_FILES["reported"]
+    committed = path.read_bytes()
+    assert sample._reported_xlsx(in_memory_raw["reported"]) == committed
+    assert sample._reported_xlsx(in_memory_raw["reported"]) == committed      # no clock, no state
+    with zipfile.ZipFile(io.BytesIO(committed)) as z:
+        assert {i.date_time for i in z.infolist()} == {sample.XLSX_TIME.timetuple()[:6]}
+        core = z.read("docProps/core.xml").decode("utf-8")
+    stamp = sample.XLSX_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert re.search(rf"<dcterms:created[^>]*>{stamp}</dcterms:created>", core), core
+    assert re.search(rf"<dcterms:modified[^>]*>{stamp}</dcterms:modified>", core), core
+    # read with another reader (openpyxl): the header, and every value to the last bit
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(committed), read_only=True)
+    assert wb.sheetnames == [sample.REPORTED_SHEET]
+    rows = list(wb[sample.REPORTED_SHEET].iter_rows(values_only=True))
+    wb.close()
+    assert rows[0] == sample.REPORTED_HEADER
+    want = in_memory["reported"]
+    assert [r[5] for r in rows[1:]] == want["value"].to_list()
+    assert [{"yes": True, "no": False, None: None}[r[6]] for r in rows[1:]] == want["compliant"].to_list()
+
+
+def test_changes_as_servicenow_change_requests_need_source_tz_utc(tmp_path, in_memory_raw, in_memory):
+    """The change tickets are ready to ship as ServiceNow change_request JSON; they are not
+    in sample_data yet because ServiceNow raw times carry no zone and the folder import of
+    ``workbench demo`` passes no ``--source-tz``.  With ``--source-tz UTC`` they import to
+    exactly the generator's changes (risk as ServiceNow's display value)."""
+    from workbench.errors import InputError
+    from workbench.ingest import parse_paths
+
+    f = tmp_path / "change_request.json"
+    f.write_bytes(sample._servicenow_changes(in_memory_raw["changes"], in_memory_raw["services"]))
+    rec = json.loads(f.read_text(encoding="utf-8"))["result"][0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rec["start_date"]["value"])
+    with pytest.raises(InputError, match="--source-tz UTC"):
+        parse_paths([f])
+    parsed, _ = parse_paths([f], source_tz="UTC")
+    assert parsed[0].format == "servicenow" and parsed[0].report.rows_rejected == 0
+    got = parsed[0].tables["changes"].drop("source", "evidence_sha256")
+    risk = {k: v[0] for k, v in sample.SN_RISK.items()}
+    want = in_memory["changes"].drop("source", "evidence_sha256").with_columns(
+        pl.col("risk").replace_strict(risk, default=None))
+    assert got.schema == want.schema
+    assert got.equals(want)
+
+
+# --------------------------------------------------------------------------- (c) schema
+
+@pytest.mark.parametrize("name", CSV_TABLES)
 def test_every_csv_is_a_valid_canonical_table(name):
     path = SAMPLE / f"{name}.csv"
     raw = pl.read_csv(path, infer_schema=False)
@@ -294,7 +428,7 @@ def test_deployments_of_a_service_and_environment_never_overlap(tables):
     assert d.filter(pl.col("started_at") <= prev).height == 0
 
 
-# --------------------------------------------------------------------------- (c) planted facts
+# --------------------------------------------------------------------------- (d) planted facts
 
 def test_unauthorized_production_deployments(ev, tables):
     changes = {r["change_id"]: r["approval"] for r in tables["changes"].iter_rows(named=True)}
@@ -591,13 +725,14 @@ def test_engine_links_incidents_like_the_facts(results):
         assert iid not in linked, iid
 
 
-def test_read_dir_loads_the_sample_data(tables):
+def test_read_dir_loads_the_canonical_csvs(tables):
     from workbench.ingest.canonical import read_dir
 
     loaded, _reports = read_dir(SAMPLE)
-    assert {k: v.height for k, v in loaded.items()} == FACTS["row_counts"]
-    for name, df in tables.items():
-        assert loaded[name].drop("source", "evidence_sha256").equals(df.drop("source", "evidence_sha256")), name
+    assert {k: v.height for k, v in loaded.items()} == {t: FACTS["row_counts"][t] for t in CSV_TABLES}
+    for name in CSV_TABLES:
+        assert loaded[name].drop("source", "evidence_sha256").equals(
+            tables[name].drop("source", "evidence_sha256")), name
 
 
 # the reconciliation's names (workbench.engine.reconcile.VARIANTS) for the planted causes

@@ -2,9 +2,14 @@
 
     python -m workbench.sample --seed 20260701 --out sample_data
 
-writes one canonical CSV per table (DESIGN section 3) plus ``README.md`` and
-``planted_facts.json``.  The same seed gives byte-identical files: the only source of
-randomness is ``numpy.random.default_rng(seed)`` and no wall-clock time is read.  The
+writes one file per canonical table (DESIGN section 3) plus ``README.md`` and
+``planted_facts.json``: in a vendor's export format where an importer reads that format
+back into exactly the canonical rows (:data:`FILES`: the CMDB as ServiceNow
+``cmdb_ci_service`` Table API JSON, the self-reported figures as an .xlsx workbook), a
+canonical CSV otherwise.  ``workbench import sample_data`` reads the folder with no
+options.  The same seed gives byte-identical files: the only source of randomness is
+``numpy.random.default_rng(seed)``, no wall-clock time is read, and the workbook's
+docProps and ZIP member times are fixed.  The
 data covers 2025-04-01 to 2026-09-30 (UTC): 40 services of 8 teams deploying to dev, qa,
 staging and production, their change tickets, incidents, outages, health checks and
 pipeline stages, waivers, survey scores, and the figures the teams reported themselves.
@@ -27,8 +32,12 @@ to nothing; an incident naming a change is opened after every deployment of it.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import math
+import re
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,7 +46,7 @@ import polars as pl
 
 from .schema import TABLES
 
-__all__ = ["generate", "main", "DEFAULT_SEED", "TEAMS", "QUARTERS"]
+__all__ = ["generate", "build", "main", "DEFAULT_SEED", "TEAMS", "QUARTERS", "FILES"]
 
 DEFAULT_SEED = 20260701
 START = datetime(2025, 4, 1, tzinfo=timezone.utc)
@@ -93,8 +102,9 @@ TEAMS: dict[str, tuple[str, list[str], list[tuple[str, int, str]]]] = {
 LIFECYCLE = {"legacy-cart": (None, "2025-12-31"),
              "report-generator-v1": (None, "2026-03-31"),
              "reporting-service": ("2026-01-05", None)}
-CRITICALITY = {0: "mission-critical", 1: "business-critical", 2: "business-operational",
-               3: "administrative"}
+# ServiceNow business_criticality choices (display value; the value is tier + 1)
+CRITICALITY = {0: "1 - most critical", 1: "2 - somewhat critical", 2: "3 - less critical",
+               3: "4 - not critical"}
 RTO_MINUTES = {0: 15, 1: 60, 2: 240, 3: 1440}
 
 # production deployments per calendar day, by tier; lower environments see more builds
@@ -190,6 +200,12 @@ def _local_to_utc(local: np.ndarray, tz: str) -> np.ndarray:
     return out.to_numpy().astype(np.int64)
 
 
+def _sys_id(table: str, key: str) -> str:
+    """A ServiceNow-style sys_id (32 hex digits) derived from a key, not from the RNG (so
+    that adding vendor fields never shifts the random stream)."""
+    return hashlib.md5(f"{table}:{key}".encode()).hexdigest()
+
+
 def _hex(rng: np.random.Generator, n: int, nbytes: int = 20) -> list[str]:
     raw = rng.bytes(n * nbytes)
     return [raw[i * nbytes:(i + 1) * nbytes].hex() for i in range(n)]
@@ -230,7 +246,7 @@ def _services(rng: np.random.Generator) -> pl.DataFrame:
             active_from = _day(first) if first else T_START
             active_to = _day(retired) - 14 * DAY if retired else T_END - 9 * DAY
             rows.append(dict(
-                service=name, ci_id=f"CI{ci:06d}", tier=tier, team=team,
+                service=name, ci_id=_sys_id("cmdb_ci_service", f"CI{ci:06d}"), tier=tier, team=team,
                 criticality=CRITICALITY[tier], rto_minutes=RTO_MINUTES[tier],
                 calendar=calendar, status="retired" if retired else "operational",
                 retired_on=retired, tz=CALENDARS[calendar], strategy=strategy,
@@ -1042,9 +1058,159 @@ def _fmt_ts(df: pl.DataFrame, cols: list[str], tz_col: str | None = None) -> pl.
     return df.with_columns(exprs)
 
 
+#: canonical table -> the file it is written to, in a vendor's format where an importer of
+#: ``workbench.ingest`` reads that format back into exactly the canonical rows; the other
+#: tables are canonical CSVs (``<table>.csv``)
+FILES = {"services": "cmdb_ci_service.json", "reported": "reported.xlsx"}
+#: the instance the ServiceNow export claims to come from (links only; never contacted)
+SN_INSTANCE = "https://example.service-now.com"
+#: fixed docProps created/modified and ZIP member times of the workbook (byte-identical files)
+XLSX_TIME = datetime(2026, 10, 1, 8, 0, 0)
+REPORTED_SHEET = "Reported figures"
+REPORTED_HEADER = ("Period", "Service", "Team", "Environment", "Metric", "Value", "Compliant")
+
+
+def file_of(table: str) -> str:
+    return FILES.get(table, f"{table}.csv")
+
+
 def _write(out: Path, table: str, df: pl.DataFrame) -> None:
     names = TABLES[table].names
-    df.select(names).write_csv(out / f"{table}.csv", null_value="", line_terminator="\n")
+    if table == "services":
+        data = _servicenow_cis(df.select(names))
+    elif table == "reported":
+        data = _reported_xlsx(df.select(names))
+    else:
+        df.select(names).write_csv(out / f"{table}.csv", null_value="", line_terminator="\n")
+        return
+    (out / file_of(table)).write_bytes(data)
+
+
+def _dv(display, value) -> dict:
+    """A field of a ServiceNow Table API export made with ``sysparm_display_value=all``."""
+    return {"display_value": display, "value": value}
+
+
+def _ref(table: str, display: str, sys_id: str) -> dict:
+    return {"display_value": display, "link": f"{SN_INSTANCE}/api/now/table/{table}/{sys_id}",
+            "value": sys_id}
+
+
+def _servicenow_cis(svc: pl.DataFrame) -> bytes:
+    """services -> ``GET /api/now/table/cmdb_ci_service?sysparm_display_value=all``.
+
+    The ServiceNow importer maps ``name`` -> service, ``sys_id`` -> ci_id,
+    ``business_criticality`` (1..4) -> tier 0..3 and its display value -> criticality,
+    ``support_group`` display -> team, ``u_rto_minutes`` -> rto_minutes, ``u_calendar`` ->
+    calendar, ``operational_status`` 6 / ``install_status`` 7 (Retired) -> retired.  No
+    timestamp is read, so no ``--source-tz`` is needed."""
+    result = []
+    for r in svc.iter_rows(named=True):
+        retired = r["status"] == "retired"
+        rto = int(r["rto_minutes"])
+        group = _sys_id("sys_user_group", r["team"])
+        result.append({
+            "sys_id": _dv(r["ci_id"], r["ci_id"]),
+            "sys_class_name": _dv("Business Service", "cmdb_ci_service"),
+            "name": _dv(r["service"], r["service"]),
+            "service_classification": _dv("Business Service", "Business Service"),
+            "operational_status": _dv("Retired", "6") if retired else _dv("Operational", "1"),
+            "install_status": _dv("Retired", "7") if retired else _dv("Installed", "1"),
+            "business_criticality": _dv(r["criticality"], str(int(r["tier"]) + 1)),
+            "support_group": _ref("sys_user_group", r["team"], group),
+            "u_rto_minutes": _dv(f"{rto:,}", str(rto)),
+            "u_calendar": _dv(r["calendar"], r["calendar"]),
+        })
+    return (json.dumps({"result": result}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+#: canonical change approval -> ServiceNow ``approval`` (display value, value)
+SN_APPROVAL = {"approved": ("Approved", "approved"), "rejected": ("Rejected", "rejected"),
+               "pending": ("Requested", "requested"), "none": ("Not Yet Requested", "not requested")}
+#: canonical risk -> ServiceNow ``risk`` (display value, value); the importer keeps the display value
+SN_RISK = {"high": ("High", "2"), "medium": ("Moderate", "3"), "low": ("Low", "4")}
+SN_CHANGE_TIMES = {"approved_at": "approval_set", "planned_start": "start_date", "planned_end": "end_date",
+                   "actual_start": "work_start", "actual_end": "work_end"}
+
+
+def _servicenow_changes(changes: pl.DataFrame, services: pl.DataFrame) -> bytes:
+    """changes -> ``GET /api/now/table/change_request?sysparm_display_value=all``.
+
+    Not written to ``sample_data/`` yet (see :data:`FILES`): ServiceNow's raw times are
+    UTC without a zone (``2025-04-02 22:39:20``), so reading this file needs
+    ``--source-tz UTC``, and the folder import of the demo passes no zone.  The display
+    values are those of an exporting user whose zone is UTC.  ``risk`` comes back as
+    ServiceNow's display value (``Moderate`` for the canonical ``medium``)."""
+    utc = changes.with_columns(
+        pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%:z").dt.convert_time_zone("UTC")
+        .dt.strftime("%Y-%m-%d %H:%M:%S") for c in SN_CHANGE_TIMES)
+    ci = dict(services.select("service", "ci_id").rows())
+    result = []
+    for r in utc.iter_rows(named=True):
+        num = r["change_id"]
+        state = (_dv("Closed", "3") if r["actual_end"] else
+                 _dv("Canceled", "4") if r["approval"] == "rejected" else
+                 _dv("Assess", "-4") if r["approval"] == "pending" else _dv("Scheduled", "-2"))
+        rec = {"sys_id": _dv(_sys_id("change_request", num), _sys_id("change_request", num)),
+               "number": _dv(num, num),
+               "sys_class_name": _dv("Change Request", "change_request"),
+               "type": _dv(r["type"].capitalize(), r["type"]),
+               "state": state,
+               "approval": _dv(*SN_APPROVAL[r["approval"]]),
+               "risk": _dv(*SN_RISK[r["risk"]]) if r["risk"] else _dv("", ""),
+               "business_service": (_ref("cmdb_ci_service", r["service"], ci[r["service"]])
+                                    if r["service"] else _dv("", "")),
+               "requested_by": (_ref("sys_user", r["requested_by"], _sys_id("sys_user", r["requested_by"]))
+                                if r["requested_by"] else _dv("", ""))}
+        for col, field in SN_CHANGE_TIMES.items():
+            rec[field] = _dv(r[col] or "", r[col] or "")
+        result.append(rec)
+    return (json.dumps({"result": result}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _reported_xlsx(rep: pl.DataFrame) -> bytes:
+    """reported -> one sheet, long layout (one figure per row), as a team's spreadsheet.
+
+    Written with openpyxl's ``ExcelWriter`` (``Workbook.save`` stamps docProps with the
+    wall clock) and re-packed with fixed ZIP member times, so the bytes depend on the
+    data only.  Values are full-precision floats (Excel keeps the 17 significant digits);
+    Compliant is ``yes``/``no``, empty where the team claimed nothing."""
+    from openpyxl import Workbook
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = REPORTED_SHEET
+    ws.append(list(REPORTED_HEADER))
+    for r in rep.iter_rows(named=True):
+        comp = None if r["compliant"] is None else ("yes" if r["compliant"] else "no")
+        ws.append([r["period"], r["service"], r["team"], r["environment"], r["metric"],
+                   float(r["value"]), comp])
+    wb.properties.creator = wb.properties.lastModifiedBy = "workbench.sample"
+    wb.properties.title = "Self-reported DORA/SLA figures"
+    wb.properties.created = wb.properties.modified = XLSX_TIME
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z:
+        ExcelWriter(wb, z).write_data()
+    # openpyxl writes numbers with "%.16g", one digit short of a double's round trip:
+    # write the Value cells as Python's shortest round-tripping repr, as Excel does
+    values = {f"F{i}": repr(float(v)) for i, v in enumerate(rep["value"].to_list(), 2)}
+
+    def exact(m: re.Match) -> str:
+        return f'{m.group(1)}<v>{values[m.group(2)]}</v>'
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(r'(<c r="(F\d+)" t="n">)<v>[^<]*</v>', exact, data.decode("utf-8")).encode("utf-8")
+            fixed = zipfile.ZipInfo(info.filename, date_time=XLSX_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            dst.writestr(fixed, data)
+    return out.getvalue()
 
 
 # ----------------------------------------------------------------------------- generate
@@ -1053,6 +1219,19 @@ def generate(seed: int, out: Path) -> dict:
     """Write the sample data for ``seed`` into ``out``; return the planted facts."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    tables, facts = build(seed)
+    for name, df in tables.items():
+        _write(out, name, df)
+    (out / "planted_facts.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
+    (out / "README.md").write_text(_readme(facts), encoding="utf-8")
+    return facts
+
+
+def build(seed: int) -> tuple[dict[str, pl.DataFrame], dict]:
+    """The canonical tables (timestamps as ISO 8601 text, as written to the CSVs) and the
+    planted facts for ``seed``, in memory.  :func:`generate` writes them, each table in the
+    format of :data:`FILES`."""
     rng = np.random.default_rng(seed)
 
     svc = _services(rng)
@@ -1104,15 +1283,10 @@ def generate(seed: int, out: Path) -> dict:
         "perception": perception,
         "waivers": _fmt_ts(waivers, ["valid_from", "valid_to", "review_due"]),
     }
-    for name, df in tables.items():
-        _write(out, name, df)
-
+    tables = {name: df.select(TABLES[name].names) for name, df in tables.items()}
     facts = _facts(seed, svc, dep, prod, changes, ticket, inc, links, honest, facts_reported,
                    outages, overlaps, waivers, tables)
-    (out / "planted_facts.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False) + "\n",
-                                            encoding="utf-8")
-    (out / "README.md").write_text(_readme(facts), encoding="utf-8")
-    return facts
+    return tables, facts
 
 
 def _reported(rng, prod, inc, links, honest, svc):
@@ -1246,6 +1420,8 @@ def _facts(seed, svc, dep, prod, changes, ticket, inc, links, honest, rep, outag
     return {
         "seed": seed,
         "command": f"python -m workbench.sample --seed {seed} --out sample_data",
+        "import_command": "workbench import sample_data --workspace W",
+        "files": {name: file_of(name) for name in tables},
         "coverage": {"start": _iso(T_START), "end_exclusive": _iso(T_END), "quarters": QUARTERS},
         "row_counts": counts,
         "deployments_by_environment": dict(sorted(dep.group_by("env").len().rows())),
@@ -1384,10 +1560,48 @@ def _readme(f: dict) -> str:
         "Synthetic but realistic evidence for the Release SLA Workbench: 18 months",
         f"({f['coverage']['start'][:10]} to 2026-09-30, UTC) of deployments, change tickets, incidents,",
         "outages, health checks and pipeline stages of 40 services run by 8 teams, plus the figures",
-        "the teams reported themselves (`reported.csv`), waivers and stakeholder survey scores.",
-        "Every file is a canonical table (DESIGN section 3): header = canonical column names, ISO 8601",
-        "timestamps with offset (deployments in UTC; change tickets in the service calendar's zone;",
-        "incidents of us-ops and apac-ops services in their local zone), empty cell = null.",
+        f"the teams reported themselves (`{f['files']['reported']}`), waivers and stakeholder survey scores.",
+        "",
+        "## Files and formats",
+        "",
+        "A table is written in a vendor's export format where an importer of `workbench/ingest/` reads",
+        "that format back into exactly the canonical rows; the other tables are canonical CSVs.",
+        "",
+        "| file | format | canonical table | rows |",
+        "|---|---|---|---:|",
+    ]
+    fmt = {"services": "ServiceNow Table API JSON (`cmdb_ci_service`, `sysparm_display_value=all`)",
+           "reported": "Excel workbook, sheet `" + REPORTED_SHEET + "`, one figure per row"}
+    lines += [f"| {f['files'][name]} | {fmt.get(name, 'canonical CSV')} | {name} | {n:,} |"
+              for name, n in rc.items()]
+    lines += [
+        "",
+        "The whole folder imports with one command, every file auto-detected, no options (this is",
+        "what `workbench demo` does with it):",
+        "",
+        "```",
+        "workbench import sample_data --workspace W",
+        "```",
+        "",
+        f"- `{f['files']['services']}` (ServiceNow importer): `name` -> service; `sys_id` -> ci_id;",
+        "  `business_criticality` value 1..4 -> tier 0..3, its display value (`1 - most critical` ..",
+        "  `4 - not critical`) -> criticality; `support_group` display value -> team; `u_rto_minutes` ->",
+        "  rto_minutes; `u_calendar` -> calendar; `operational_status` 6 / `install_status` 7 (Retired) ->",
+        "  status retired. The CMDB export holds no timestamp, so no `--source-tz` is needed.",
+        f"- `{f['files']['reported']}` (reported-figures importer): header row `"
+        + ", ".join(REPORTED_HEADER) + "`;",
+        "  metric ids as the engine names them; Value written with full double precision; Compliant",
+        "  `yes`/`no`, empty where the team claimed nothing. The workbook's created/modified times and",
+        "  ZIP member times are fixed, so it is byte-identical on regeneration.",
+        "- The CSVs: header = canonical column names (DESIGN section 3), ISO 8601 timestamps with",
+        "  offset (deployments in UTC; change tickets in the service calendar's zone; incidents of",
+        "  us-ops and apac-ops services in their local zone), empty cell = null.",
+        "",
+        "Not yet in vendor formats, because the importers cannot carry these tables' facts yet:",
+        "deployments (no vendor mapping gives `rolled_back`, `is_emergency`, `feature_flagged`,",
+        "`rollback_of`), incidents (PagerDuty has no `caused_by_change_id` / `caused_by_deployment_id` /",
+        "`rca_done`; ServiceNow incidents no `caused_by_deployment_id` / `acknowledged_at`), change",
+        "tickets (ServiceNow raw times have no zone: the folder import would need `--source-tz UTC`).",
         "",
         "## How it was generated",
         "",
@@ -1397,7 +1611,8 @@ def _readme(f: dict) -> str:
         "",
         "`workbench/sample.py` uses only `numpy.random.default_rng(seed)` and no wall-clock time: the",
         "same seed gives byte-identical files (`tests/test_sample_data.py` checks the SHA-256 of every",
-        "file against a fresh run). The same command writes this README and `planted_facts.json`.",
+        "file against a fresh run, and that importing the folder gives exactly the canonical tables the",
+        "generator holds in memory). The same command writes this README and `planted_facts.json`.",
         "",
         "The reported figures are recomputed inside the generator from the generated evidence with",
         "the definitions of DESIGN section 5 under the default policy: production only; unauthorized",
@@ -1415,15 +1630,11 @@ def _readme(f: dict) -> str:
         "reported value against the default policy's target for the team's most critical tier",
         "(team rows) or the service's tier (service rows); empty where that tier has no target.",
         "",
-        "## Tables",
+        "## Contents",
         "",
-        "| table | rows |",
-        "|---|---:|",
     ]
-    lines += [f"| {name}.csv | {n:,} |" for name, n in rc.items()]
     env = f["deployments_by_environment"]
     lines += [
-        "",
         "Deployments by environment: " + ", ".join(f"{k} {v:,}" for k, v in env.items()) + ".",
         "Production deployments by status: " + ", ".join(
             f"{k} {v:,}" for k, v in f["production_deployments_by_status"].items()) + ".",
@@ -1444,7 +1655,7 @@ def _readme(f: dict) -> str:
     lines += [f"- {d['sentence']}" for d in f["within_tolerance"]]
     n_rep = rc["reported"]
     lines += [
-        f"- Every other row of reported.csv ({n_rep - len(f['discrepancies']) - len(f['within_tolerance'])} of "
+        f"- Every other row of {f['files']['reported']} ({n_rep - len(f['discrepancies']) - len(f['within_tolerance'])} of "
         f"{n_rep}) equals the recomputed value (written with full float precision).",
         "",
         "### Unauthorized production deployments",
