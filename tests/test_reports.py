@@ -468,3 +468,382 @@ def test_verify_file_rejects_unknown_and_missing(tmp_path):
     assert not verify_file(tmp_path / "notes.txt").ok
     missing = verify_file(tmp_path / "absent.pdf")
     assert not missing.ok and "not found" in missing.messages[0]
+
+
+# --------------------------------------------------------------------------- new sections
+# clocks, error budgets, alerts, gates, strategy comparison, anomalies, waivers,
+# governance findings, perception gaps, signed checkpoint, extra tables, detail sheet
+
+from workbench.reports.model import Column, ReportTable  # noqa: E402
+
+_UTC = timezone.utc
+
+
+def _ts(day: int, hour: int = 12) -> datetime:
+    return datetime(2026, 8, day, hour, 0, tzinfo=_UTC)
+
+
+def _clocks() -> pl.DataFrame:
+    rows = []
+    for i, (value, compliant, grace, breached, waived, stage) in enumerate([
+            (4.0, True, False, False, None, "completed"),
+            (6.0, True, False, False, None, "completed"),
+            (9.0, False, True, False, None, "completed"),         # within grace
+            (30.0, False, False, True, None, "completed"),        # breach
+            (12.0, False, False, True, "WVR-9", "completed"),     # waived breach
+            (None, None, None, None, None, "not_measured"),
+            (3.0, None, None, None, None, "running")]):
+        rows.append({"slo": "change-completion", "item_id": f"CHG-{i}", "service": "payments",
+                     "value": value, "target": 8.0, "compliant": compliant,
+                     "breached": breached, "within_grace": grace, "waived_by": waived,
+                     "item": "change", "environment": "production", "stage": stage,
+                     "objective": "<= 8", "period": "2026-Q3",
+                     "breach_at": _ts(3 + i) if breached else None})
+    return pl.DataFrame(rows, schema_overrides={"breach_at": pl.Datetime("us", "UTC"),
+                                                "value": pl.Float64, "waived_by": pl.String,
+                                                "compliant": pl.Boolean,
+                                                "breached": pl.Boolean,
+                                                "within_grace": pl.Boolean})
+
+
+def _alerts() -> pl.DataFrame:
+    rows = [{"alert": kind, "rule": "r", "severity": sev, "slo": "change-completion",
+             "service": svc, "environment": "production", "item_id": f"A{i}",
+             "period": "2026-Q3", "fired_at": _ts(1 + i), "resolved_at": None,
+             "detail": f"alert {i}", "waived_by": "WVR-9" if i == 0 else None}
+            for i, (kind, sev, svc) in enumerate([
+                ("clock_breach", "ticket", "payments"), ("clock_breach", "page", "payments"),
+                ("burn_rate", "page", "ledger"), ("slo_breach", "ticket", "payments")])]
+    return pl.DataFrame(rows, schema_overrides={"resolved_at": pl.Datetime("us", "UTC"),
+                                                "waived_by": pl.String})
+
+
+def _budgets() -> pl.DataFrame:
+    base = {"slo": "tier0-prod-cfr", "team": "core", "tier": 0, "environment": "production",
+            "period": "2026-Q3", "metric": "change_failure_rate", "objective": "<= 0.1",
+            "unit": "deployments", "elapsed_share": 1.0, "advice": "", "waived_by": None}
+    return pl.DataFrame([
+        {**base, "service": "payments", "budget": 2.5, "consumed": 2.0, "remaining": 0.5,
+         "remaining_share": 0.2, "burn_rate": 0.8, "status": "warning"},
+        {**base, "service": "ledger", "budget": 2.0, "consumed": 3.0, "remaining": -1.0,
+         "remaining_share": -0.5, "burn_rate": 1.5, "status": "exhausted"},
+        {**base, "service": "search", "budget": 2.0, "consumed": 0.0, "remaining": 2.0,
+         "remaining_share": 1.0, "burn_rate": 0.0, "status": "ok"},
+    ], schema_overrides={"waived_by": pl.String})
+
+
+def _gates() -> pl.DataFrame:
+    base = {"gate": "staging-success", "team": "core", "tier": 0, "version": "1.2.0",
+            "environment": "production", "from_environment": "staging", "history_n": 6,
+            "objective": ">= 0.8", "same_version_ok": False}
+    return pl.DataFrame([
+        {**base, "deployment_id": "d-1", "service": "payments", "at": _ts(5), "value": 0.5,
+         "passed": False, "rule": "gate_stopped", "reason": "staging success 50 % < 80 %"},
+        {**base, "deployment_id": "d-2", "service": "payments", "at": _ts(6), "value": 0.9,
+         "passed": True, "rule": "gate_passed", "reason": "ok"},
+    ])
+
+
+def _deployments(n_per_arm: int = 60) -> pl.DataFrame:
+    """Production deployments of two strategies over two tiers (for compare)."""
+    rows = []
+    for arm, fail_every in (("blue_green", 10), ("canary", 4)):
+        for i in range(n_per_arm):
+            fail = i % fail_every == 0
+            rows.append({"deployment_id": f"{arm[:2]}-{i:03d}", "service": "payments",
+                         "team": "core", "tier": i % 2, "environment": "production",
+                         "strategy": arm, "status": "failed" if fail else "success",
+                         "finished_at": _ts(1 + i % 28, i % 24), "counted": True,
+                         "failure": fail, "rule": "counted", "incident_ids": None,
+                         "lead_time_h": (None if fail else 10.0 + (i % 7)
+                                         + (5.0 if arm == "canary" else 0.0)),
+                         "recovery_h": None})
+    rows[1]["deployment_id"] = "=cmd|' /C calc'!A0"     # hostile id for the detail sheet
+    rows[2]["incident_ids"] = "INC-1 <&> bell\x07"
+    return pl.DataFrame(rows, schema_overrides={"incident_ids": pl.String,
+                                                "lead_time_h": pl.Float64,
+                                                "recovery_h": pl.Float64})
+
+
+def _waivers() -> pl.DataFrame:
+    return pl.DataFrame([
+        {"waiver_id": "WVR-9", "service": "payments", "slo": "change-completion",
+         "state": "active", "valid_from": datetime(2026, 7, 1, tzinfo=_UTC),
+         "valid_to": datetime(2026, 12, 31, tzinfo=_UTC), "risk": "medium", "approvals": 2,
+         "approvals_needed": 2, "approved_by": "cab.chair, cto", "review_due": None,
+         "review_overdue": False, "justification": "+migration window"},
+        {"waiver_id": "WVR-1", "service": "ledger", "slo": "tier0-prod-cfr",
+         "state": "expired", "valid_from": datetime(2026, 1, 1, tzinfo=_UTC),
+         "valid_to": datetime(2026, 3, 31, tzinfo=_UTC), "risk": "low", "approvals": 1,
+         "approvals_needed": 1, "approved_by": "cab.chair", "review_due": None,
+         "review_overdue": True, "justification": "legacy cut-over"},
+    ], schema_overrides={"review_due": pl.Datetime("us", "UTC")})
+
+
+def _gov_findings() -> pl.DataFrame:
+    return pl.DataFrame([{
+        "finding": "waiver review overdue", "rule": "waiver_review_overdue", "severity": "medium",
+        "item_id": "WVR-1", "service": "ledger", "team": "core", "environment": None,
+        "period": None, "at": _ts(20), "detail": "review of WVR-1 was due 2026-06-30"}],
+        schema_overrides={"environment": pl.String, "period": pl.String,
+                          "at": pl.Datetime("us", "UTC")})
+
+
+def _perception() -> pl.DataFrame:
+    return pl.DataFrame([{
+        "period": "2026-Q3", "service": "search", "team": "@SUM(A1)", "score": 2.5,
+        "slo_evaluations": 2, "slo_met_share": 1.0, "verdict": "meets SLAs, scored low",
+        "incidents_outside_scope": 2, "nonprod_downtime_h": 5.0, "maintenance_business_h": 0.0,
+        "missed_slos": "", "explanation": "met 100% of its SLOs but scored 2.5"}])
+
+
+_CHECKPOINT = f"release-sla-workbench/test\n7\n{'QUJD' * 10}ABC=\n"
+
+
+def _full_results() -> Results:
+    return replace(_results(), clocks=_clocks(), alerts=_alerts(), error_budgets=_budgets(),
+                   gates=_gates(), deployments=_deployments())
+
+
+@pytest.fixture(scope="module")
+def full_model(signer) -> ReportModel:
+    import base64
+
+    from workbench.audit.signing import sign_detached
+    from workbench.stats import compare, detect_anomalies
+
+    res = _full_results()
+    comparisons = [compare(res, metric=m, stratify="tier")
+                   for m in ("change_failure_rate", "lead_time_h")]
+    series = pl.DataFrame({"period": [f"2025-{m:02d}" for m in range(1, 13)]
+                           + [f"2026-{m:02d}" for m in range(1, 9)],
+                           "value": [0.10, 0.11, 0.09, 0.10, 0.12, 0.10, 0.11, 0.09, 0.10,
+                                     0.11, 0.10, 0.09, 0.10, 0.11, 0.10, 0.12, 0.10, 0.09,
+                                     0.55, 0.10]})
+    anomalies = detect_anomalies(series, methods=("robust_z",))
+    extra = ReportTable("retro_notes", "Retro: action items",
+                        [Column("item", "Item", width=20), Column("owner", "Owner", width=12),
+                         Column("due", "Due", "int", 6)],
+                        [{"item": "=SUM(A1) fix flaky gate", "owner": "core", "due": 3},
+                         {"item": "add canary analysis", "owner": "platform", "due": 5}],
+                        note="Agreed in the Q3 retrospective.")
+    return build_report_model(
+        res, default_policy(), _manifest(), _root(), signer_is_demo=True, scope="Full",
+        comparisons=comparisons, anomalies=anomalies, waivers=_waivers(),
+        governance_findings=_gov_findings(), perception_gaps=_perception(),
+        checkpoint=_CHECKPOINT,
+        checkpoint_signature=base64.b64encode(sign_detached(_CHECKPOINT.encode(), signer)).decode(),
+        extra_tables=[extra])
+
+
+@pytest.fixture(scope="module")
+def full_files(tmp_path_factory, full_model, signer) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("full")
+    return (render_pdf(full_model, out / "full.pdf", signer),
+            render_xlsx(full_model, out / "full.xlsx", signer))
+
+
+def _sheet_rows(path: Path, name: str) -> list[tuple]:
+    wb = load_workbook(path, read_only=True)
+    try:
+        return [r for r in wb[name].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _sheet_dicts(path: Path, name: str, header_row: int = 0) -> list[dict]:
+    rows = _sheet_rows(path, name)
+    head = rows[header_row]
+    return [dict(zip(head, r)) for r in rows[header_row + 1:] if any(v is not None for v in r)]
+
+
+def test_model_clock_summary_and_breaches(full_model):
+    (s,) = full_model.clock_summary.rows
+    assert (s["slo"], s["items"], s["running"], s["not_measured"]) == ("change-completion", 7, 1, 1)
+    assert (s["compliant"], s["within_grace"], s["breached"], s["waived"]) == (2, 1, 2, 1)
+    assert s["compliant_share"] == pytest.approx(2 / 5)
+    assert s["p50_h"] == pytest.approx(9.0)          # completed items: 4 6 9 12 30
+    rows = full_model.clock_breaches.rows
+    assert [(r["item_id"], r["status"], r["waived_by"]) for r in rows] == [
+        ("CHG-3", "breach", None), ("CHG-4", "breach", "WVR-9"), ("CHG-2", "within_grace", None)]
+    assert rows[0]["breach_at"] == _ts(6)
+    assert full_model.headline["clock_breaches"] == 2
+
+
+def test_model_budgets_alerts_gates(full_model):
+    assert [(r["service"], r["status"]) for r in full_model.error_budgets.rows] == [
+        ("ledger", "exhausted"), ("payments", "warning")]
+    assert "3 budgets in all; 1 with status ok" in full_model.error_budgets.note
+    summary = {(r["alert"], r["service"]): r for r in full_model.alert_summary.rows}
+    assert summary[("clock_breach", "payments")]["alerts"] == 2
+    assert (summary[("clock_breach", "payments")]["page"],
+            summary[("clock_breach", "payments")]["waived"]) == (1, 1)
+    assert summary[("All", None)]["alerts"] == 4
+    assert [r["item_id"] for r in full_model.alerts.rows] == ["A0", "A1", "A2", "A3"]
+    assert [r["deployment_id"] for r in full_model.gates.rows] == ["d-1"]
+    assert full_model.headline["gates_stopped"] == 1 and full_model.headline["alerts"] == 4
+
+
+def test_alert_list_is_capped():
+    from workbench.reports.sections import alert_list
+
+    table = alert_list(_alerts(), limit=2)
+    assert [r["item_id"] for r in table.rows] == ["A0", "A1"]
+    assert "first 2 of 4" in table.note and table.title.startswith("Alerts (first 2 of 4")
+
+
+def test_model_strategy_comparison(full_model):
+    arms = {(r["metric"], r["arm"]): r for r in full_model.strategy_arms.rows}
+    bg = arms[("change_failure_rate", "blue_green")]
+    assert (bg["n"], bg["events"], bg["role"]) == (60, 6, "reference")
+    assert bg["estimate"] == pytest.approx(0.1) and bg["low"] < 0.1 < bg["high"]
+    assert arms[("change_failure_rate", "canary")]["events"] == 15
+    assert arms[("lead_time_h", "canary")]["estimate"] > arms[("lead_time_h", "blue_green")]["estimate"]
+    verdicts = {r["metric"]: r for r in full_model.strategy_verdicts.rows}
+    assert set(verdicts) == {"change_failure_rate", "lead_time_h"}
+    assert verdicts["change_failure_rate"]["primary"].startswith("Cochran-Mantel-Haenszel")
+    assert verdicts["lead_time_h"]["verdict"] in ("Pass", "High", "Low")
+    assert "Caveat" in verdicts["change_failure_rate"]["conclusion"]
+    tests = full_model.strategy_tests.rows
+    assert any(t["test"] == "Fisher exact test" and t["p_value"] is not None for t in tests)
+    assert sum(t["primary"] for t in tests) == 2
+    chart = full_model.strategy_chart
+    assert [(a.arm, a.n, a.events) for a in chart] == [("blue_green", 60, 6), ("canary", 60, 15)]
+    assert chart[0].low == pytest.approx(bg["low"])
+
+
+def test_model_anomalies_waivers_findings_perception(full_model):
+    (a,) = full_model.anomalies.rows
+    assert (a["time"], a["method"], a["value"]) == ("2026-07", "robust_z", 0.55)
+    assert a["baseline"] and a["reason"]
+    assert [r["waiver_id"] for r in full_model.waivers.rows] == ["WVR-1", "WVR-9"]
+    assert full_model.waivers.rows[1]["approved_by"] == "cab.chair, cto"
+    rules = [r["rule"] for r in full_model.findings.rows]
+    assert "waiver_review_overdue" in rules and "unauthorized_change" in rules
+    assert full_model.headline["findings"] == 4
+    assert full_model.perception.rows[0]["verdict"] == "meets SLAs, scored low"
+
+
+def test_model_without_new_inputs_has_empty_sections(model):
+    assert model.strategy_arms.rows == [] and model.anomalies.rows == []
+    assert model.waivers.rows == [] and model.checkpoint is None and model.extra_tables == []
+    assert "not computed" in model.strategy_arms.empty_text
+
+
+def test_full_pdf_verifies_with_checkpoint_and_shows_sections(full_files, full_model):
+    pdf, _ = full_files
+    result = verify_file(pdf, workspace_root=full_model.evidence_root)
+    assert result.ok, result.messages
+    assert any("signed ledger checkpoint verified (ledger size 7)" in m for m in result.messages)
+    cp = json.loads(pdf_attachment(pdf.read_bytes(), "checkpoint.json"))
+    assert cp["checkpoint"] == _CHECKPOINT
+    assert pdf_attachment(pdf.read_bytes()) == full_model.figures_json.encode()
+    text = _pdf_text(pdf.read_bytes())
+    for needle in ("Per-item SLA clocks", "Error budgets (warning or exhausted)",
+                   "Promotion gates that stopped candidates", "staging success 50 % < 80 %",
+                   "Change failure rate by deployment strategy", "Kayenta", "Anomalies",
+                   "WVR-9", "Perception gaps", "Retro: action items", "add canary analysis",
+                   "Ledger checkpoint", "release-sla-workbench/test",
+                   full_model.checkpoint_signature[:40], "2026-08-06 12:00"):
+        assert needle in text, needle
+    # extra tables come after the reconciliation, before the strategy comparison
+    assert (text.index("Reconciliation") < text.index("Retro: action items")
+            < text.index("Strategy comparison"))
+
+
+def test_tampered_checkpoint_fails_pdf_and_xlsx(tmp_path, full_model, signer):
+    bad = replace(full_model, checkpoint=_CHECKPOINT.replace("\n7\n", "\n8\n"))
+    pdf = render_pdf(bad, tmp_path / "bad.pdf", signer)
+    result = verify_file(pdf)
+    assert not result.ok
+    assert any("checkpoint does not match its signature" in m for m in result.messages)
+    xlsx = render_xlsx(bad, tmp_path / "bad.xlsx", signer)
+    result = verify_file(xlsx)
+    assert not result.ok
+    assert any("checkpoint does not match its signature" in m for m in result.messages)
+    garbled = replace(full_model, checkpoint_signature="not base64!")
+    assert not verify_file(render_pdf(garbled, tmp_path / "g.pdf", signer)).ok
+
+
+def test_checkpoint_signed_by_other_key_fails(tmp_path, full_model, signer, tmp_path_factory):
+    import base64
+
+    from workbench.audit.signing import sign_detached
+
+    other = load_signer(demo_key(tmp_path_factory.mktemp("other")), None)
+    assert other.cert_sha256 != signer.cert_sha256
+    foreign = replace(full_model, checkpoint_signature=base64.b64encode(
+        sign_detached(_CHECKPOINT.encode(), other)).decode())
+    result = verify_file(render_pdf(foreign, tmp_path / "f.pdf", signer))
+    assert not result.ok and any("another certificate" in m for m in result.messages)
+
+
+def test_full_xlsx_sheets_match_the_model(full_files, full_model):
+    _, xlsx = full_files
+    result = verify_file(xlsx, workspace_root=full_model.evidence_root)
+    assert result.ok, result.messages
+    assert any("signed ledger checkpoint verified" in m for m in result.messages)
+    wb = load_workbook(xlsx, read_only=True)
+    assert wb.sheetnames == [*SHEETS, "Retro action items"]
+    wb.close()
+    summary = {r[0]: r[1] for r in _sheet_rows(xlsx, "Summary") if len(r) > 1 and r[0]}
+    assert summary["Ledger checkpoint"] == _CHECKPOINT
+    assert summary["Per-item clock breaches"] == 2
+    budgets = _sheet_dicts(xlsx, "Error budgets")
+    assert [(r["Service"], r["Status"], r["Burn rate"]) for r in budgets[:2]] == [
+        ("ledger", "exhausted", 1.5), ("payments", "warning", 0.8)]
+    gates = _sheet_dicts(xlsx, "Gates")
+    assert gates[0]["Deployment"] == "d-1" and gates[0]["At (UTC)"] == "2026-08-05 12:00"
+    waivers = _sheet_dicts(xlsx, "Waiver registry")
+    assert [w["Waiver"] for w in waivers] == ["WVR-1", "WVR-9"]
+    assert waivers[1]["Justification"] == "+migration window"
+    anomalies = _sheet_dicts(xlsx, "Anomaly flags")
+    assert anomalies[0]["Month"] == "2026-07" and anomalies[0]["Value"] == pytest.approx(0.55)
+    clocks = _sheet_rows(xlsx, "Clocks")
+    assert clocks[0][0] == "Per-item SLA clocks"
+    head = clocks[2]
+    first = dict(zip(head, clocks[3]))
+    assert (first["Items"], first["Breached"], first["Waived"]) == (7, 2, 1)
+    strategy = _sheet_rows(xlsx, "Strategy")
+    titles = [r[0] for r in strategy if r and r[0] and str(r[0]).startswith("Strategy comparison")]
+    assert titles == ["Strategy comparison: verdicts and conclusions",
+                      "Strategy comparison: arms", "Strategy comparison: tests"]
+    p_values = [r[5] for r in strategy if r and r[0] == "change_failure_rate" and r[3] == "tier"]
+    assert p_values == [pytest.approx(full_model.strategy_verdicts.rows[0]["p_value"])]
+    extra = _sheet_dicts(xlsx, "Retro action items")
+    assert [e["Item"] for e in extra] == ["=SUM(A1) fix flaky gate", "add canary analysis",
+                                          "Agreed in the Q3 retrospective."]   # the note
+
+
+def test_full_xlsx_detail_sheet_and_text_safety(full_files):
+    _, xlsx = full_files
+    wb = load_workbook(xlsx)
+    ws = wb["Deployments"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:M121"
+    assert ws.calculate_dimension() == "A1:M121"
+    ro = load_workbook(xlsx, read_only=True)
+    assert ro["Deployments"].max_row == 121 and ro["Deployments"].max_column == 13
+    ro.close()
+    head = [c.value for c in ws[1]]
+    assert head[:3] == ["deployment_id", "service", "team"] and ws.max_row == 121
+    cells = {c.value: c for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str)}
+    hostile = cells["=cmd|' /C calc'!A0"]
+    assert hostile.data_type == "s" and hostile.quotePrefix
+    assert "INC-1 <&> bell\\x07" in cells
+    assert not any(c.data_type == "f" for s in wb for row in s.iter_rows() for c in row)
+    lead = head.index("lead_time_h")
+    values = [r[lead] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert 10.0 in values and None in values
+    assert {r[head.index("counted")] for r in ws.iter_rows(min_row=2, values_only=True)} == {"yes"}
+    fmt = next(r[lead] for r in ws.iter_rows(min_row=2) if r[lead].value is not None)
+    assert fmt.number_format == "0.00"
+
+
+def test_extra_sheet_names_are_unique_and_valid():
+    from workbench.reports.excel import _extra_sheet_names
+
+    tables = [ReportTable("a", "Findings", [], []), ReportTable("b", "x/y: [z]*?", [], []),
+              ReportTable("c", "A" * 40, [], []), ReportTable("d", "A" * 40, [], [])]
+    names = _extra_sheet_names(tables, SHEETS)
+    assert names[0] == "Findings (2)" and names[1] == "x y z"
+    assert len(names[2]) == 31 and names[3].endswith("(2)") and len(names[3]) == 31

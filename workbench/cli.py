@@ -7,7 +7,7 @@ message names file, row and column), 3 verification failed.
 from __future__ import annotations
 
 import argparse
-import getpass
+from datetime import datetime
 import hashlib
 import json
 import os
@@ -157,40 +157,78 @@ def cmd_reconcile(a: argparse.Namespace) -> int:
 
 
 def _signer(key: str | None, passphrase: bytes | None = None):
-    from .audit.signing import demo_key, load_signer
+    from .audit.signing import signer_for
 
-    if key is None:
-        return load_signer(demo_key(), b"")
-    env = os.environ.get("WORKBENCH_KEY_PASSPHRASE")
-    if passphrase is not None:
-        pw = passphrase
-    elif env is not None:
-        pw = env.encode()
-    elif sys.stdin.isatty():
-        pw = getpass.getpass(f"passphrase for {key}: ").encode()
-    else:
-        pw = b""
-    return load_signer(Path(key), pw)
+    return signer_for(key, passphrase)
 
 
 def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | None,
                  xlsx: str | None, key: str | None, progress=None, computed=None,
-                 passphrase: bytes | None = None, figures_json: str | None = None) -> list[Path]:
+                 passphrase: bytes | None = None, figures_json: str | None = None, *,
+                 analyses: bool = True, extra_tables=()) -> list[Path]:
     """Write the signed PDF and/or Excel report; returns the paths.  ``computed`` is a
     ``(policy, results)`` pair already computed for this workspace, else it recomputes.
     ``passphrase`` unlocks ``key`` (else $WORKBENCH_KEY_PASSPHRASE, else a prompt);
-    ``figures_json`` is ``results.to_json()`` when the caller already has it."""
+    ``figures_json`` is ``results.to_json()`` when the caller already has it.
+
+    With ``analyses`` (default) the report also carries the strategy comparison
+    (change failure rate and lead time, production, stratified by tier), anomalies of
+    the monthly production change failure rate, the governance waiver registry and
+    findings, and perception gaps; an analysis the data cannot support is left out
+    with a note.  ``extra_tables`` (ReportTable objects) follow the reconciliation.
+    The title page carries the ledger checkpoint, signed with the report's key."""
+    import base64
+
+    from .audit.signing import sign_detached
     from .reports.excel import render_xlsx
-    from .reports.model import build_report_model
+    from .reports.model import ReportTable, build_report_model
     from .reports.pdf import render_pdf
 
     policy, res = computed or _recompute(ws, policy_path, period, progress)
     signer = _signer(key, passphrase)
     manifest = ws.manifest()
+    checkpoint = ws.checkpoint()
+    inputs: dict = {}
+    skipped: list[dict] = []
+    if analyses:
+        from .engine.perception import perception_gaps
+        from .governance import governance_findings, waiver_registry
+        from .stats import compare, detect_anomalies, monthly_series
+
+        def attempt(what: str, fn):
+            try:
+                return fn()
+            except (WorkbenchError, ValueError) as exc:   # too little data, no arms, ...
+                skipped.append({"analysis": what, "reason": str(exc)})
+                return None
+
+        comparisons = [attempt(f"strategy comparison: {m}",
+                               lambda m=m: compare(res, metric=m, stratify="tier"))
+                       for m in ("change_failure_rate", "lead_time_h")]
+        inputs["comparisons"] = [c for c in comparisons if c is not None]
+        inputs["anomalies"] = attempt("anomalies", lambda: detect_anomalies(monthly_series(
+            res, "change_failure_rate", level="environment", environment="production")))
+        # judged at the evidence's as-of instant, not today: the same evidence and
+        # policy give the same report on any day
+        as_of = res.as_of if isinstance(res.as_of, datetime) else None
+        inputs["waivers"] = waiver_registry(ws, policy, as_of=as_of)
+        inputs["governance_findings"] = governance_findings(ws, policy, res, as_of=as_of)
+        inputs["perception_gaps"] = perception_gaps(ws.tables(), res, policy)
+    extras = list(extra_tables)
+    if skipped:
+        from .reports.model import Column
+
+        extras.insert(0, ReportTable(
+            "skipped", "Analyses left out", [Column("analysis", "Analysis", width=30),
+                                             Column("reason", "Why", width=90)], skipped))
     model = build_report_model(res, policy, manifest, ws.evidence_root(), period=period,
                                scope=f"{len(manifest)} evidence files in the workspace at "
                                      f"{ws.path.resolve()}",
-                               signer_is_demo=signer.is_demo, figures_json=figures_json)
+                               signer_is_demo=signer.is_demo, figures_json=figures_json,
+                               checkpoint=checkpoint,
+                               checkpoint_signature=base64.b64encode(
+                                   sign_detached(checkpoint.encode("utf-8"), signer)).decode(),
+                               extra_tables=extras, **inputs)
     out = []
     if pdf:
         render_pdf(model, Path(pdf), signer, progress=progress)

@@ -50,6 +50,7 @@ __all__ = [
     "DEMO_KEY_FILE",
     "FIGURES_ATTACHMENT",
     "SIGNATURE_FIELD",
+    "signer_for",
     "Signer",
     "VerifyResult",
     "atomic_write_bytes",
@@ -684,3 +685,25 @@ def _check_cms_signature(si, attrs, cert: x509.Certificate, result: VerifyResult
                           hashes.SHA256())
     except InvalidSignature:
         result.fail("the RSA signature over the signed attributes is invalid")
+
+
+def signer_for(key: str | Path | None, passphrase: bytes | None = None) -> "Signer":
+    """The signer of a report: the demo key without ``key``; else the PKCS#12 file,
+    unlocked by ``passphrase``, else $WORKBENCH_KEY_PASSPHRASE, else a prompt when
+    standard input is a terminal (empty otherwise).  The passphrase is never stored."""
+    import getpass
+    import os
+    import sys
+
+    if key is None:
+        return load_signer(demo_key(), b"")
+    env = os.environ.get("WORKBENCH_KEY_PASSPHRASE")
+    if passphrase is not None:
+        pw = passphrase
+    elif env is not None:
+        pw = env.encode()
+    elif sys.stdin.isatty():
+        pw = getpass.getpass(f"passphrase for {key}: ").encode()
+    else:
+        pw = b""
+    return load_signer(Path(key), pw)

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -340,25 +338,10 @@ def _indicators(ws: Workspace, tables: dict[str, pl.DataFrame], policy: Policy,
 
 
 def load_signer_for(key: str | None, passphrase: bytes | None = None) -> Signer:
-    """The signer of ``workbench report``: the demo key without ``key``; else the
-    PKCS#12 file, its passphrase from ``passphrase``, $WORKBENCH_KEY_PASSPHRASE or a
-    prompt (empty when not interactive)."""
-    import getpass
+    """The signer of ``workbench report`` (see :func:`workbench.audit.signing.signer_for`)."""
+    from ..audit.signing import signer_for
 
-    from ..audit.signing import demo_key, load_signer
-
-    if key is None:
-        return load_signer(demo_key(), b"")
-    env = os.environ.get("WORKBENCH_KEY_PASSPHRASE")
-    if passphrase is not None:
-        pw = passphrase
-    elif env is not None:
-        pw = env.encode()
-    elif sys.stdin.isatty():
-        pw = getpass.getpass(f"passphrase for {key}: ").encode()
-    else:
-        pw = b""
-    return load_signer(Path(key), pw)
+    return signer_for(key, passphrase)
 
 
 def _renderer(module: Any, *names: str) -> list[Any]:

@@ -42,11 +42,9 @@ import hashlib
 import json
 import re
 import tomllib
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 
 from ..errors import InputError
 from .base import COMMON_OPTIONS, ParsedFile, decode_text, finish, read_csv_text, rows_to_frame

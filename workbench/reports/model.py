@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -43,7 +44,8 @@ __all__ = [
 ]
 
 #: column kinds: how a cell is shown (PDF) and which number format it gets (Excel)
-KINDS = ("text", "int", "hours", "ratio", "float", "bool", "hash", "metric", "objective")
+KINDS = ("text", "int", "hours", "ratio", "float", "bool", "hash", "metric", "objective",
+         "time")
 
 
 # --------------------------------------------------------------------------- data
@@ -69,6 +71,8 @@ class ReportTable:
     columns: list[Column]
     rows: list[dict[str, Any]]
     empty_text: str = "None."
+    #: a sentence shown under the title (PDF) / above the rows (Excel), e.g. what was left out
+    note: str = ""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -138,6 +142,29 @@ class ReportModel:
     generated_at: str | None = None
     generated_for: str | None = None
     policy_name: str | None = None
+    # ---- issue 4/5/6/7 sections (each defaults to an empty table) ----------------
+    clock_summary: ReportTable = field(default_factory=lambda: _empty("clock_summary"))
+    clock_breaches: ReportTable = field(default_factory=lambda: _empty("clock_breaches"))
+    error_budgets: ReportTable = field(default_factory=lambda: _empty("error_budgets"))
+    alert_summary: ReportTable = field(default_factory=lambda: _empty("alert_summary"))
+    alerts: ReportTable = field(default_factory=lambda: _empty("alerts"))
+    gates: ReportTable = field(default_factory=lambda: _empty("gates"))
+    strategy_arms: ReportTable = field(default_factory=lambda: _empty("strategy_arms"))
+    strategy_tests: ReportTable = field(default_factory=lambda: _empty("strategy_tests"))
+    strategy_verdicts: ReportTable = field(default_factory=lambda: _empty("strategy_verdicts"))
+    #: per-arm rates with Wilson intervals, for the strategy chart (rate metrics only)
+    strategy_chart: list[Any] = field(default_factory=list)
+    anomalies: ReportTable = field(default_factory=lambda: _empty("anomalies"))
+    waivers: ReportTable = field(default_factory=lambda: _empty("waivers"))
+    perception: ReportTable = field(default_factory=lambda: _empty("perception"))
+    #: ledger checkpoint (origin, size, base64 root; three lines) and the base64 DER
+    #: detached CMS signature over its UTF-8 bytes
+    checkpoint: str | None = None
+    checkpoint_signature: str | None = None
+    #: further tables, rendered after the reconciliation (PDF) and as extra sheets (Excel)
+    extra_tables: list[ReportTable] = field(default_factory=list)
+    #: the deployments drill-down for the Excel detail sheet (None: no detail sheet)
+    detail: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def figures_sha256(self) -> str:
@@ -170,6 +197,23 @@ class ReportModel:
 
 
 # --------------------------------------------------------------------------- formats
+
+
+def _empty(name: str) -> ReportTable:
+    from .sections import empty_table
+
+    return empty_table(name)
+
+
+def format_time(value: Any) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM`` in UTC (dates as ``YYYY-MM-DD``)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def metric_unit(metric: str | None) -> str:
@@ -233,6 +277,8 @@ def _format_cell(column: Column, row: Mapping[str, Any]) -> str:
         return f"{float(value):,.4g}"
     if kind == "bool":
         return "yes" if value else "no"
+    if kind == "time":
+        return format_time(value)
     return str(value)
 
 
@@ -259,6 +305,7 @@ BREACH_COLUMNS = [
     Column("metric", "Metric", width=22), Column("value", "Value", "metric", 11),
     Column("objective", "Objective", "objective", 11), Column("status", "Status", width=12),
     Column("waived_by", "Waived by", width=12),
+    Column("breach_at", "Breach at (UTC)", "time", 14),
 ]
 FINDING_COLUMNS = [
     Column("severity", "Severity", width=8), Column("rule", "Rule", width=20),
@@ -585,6 +632,30 @@ def _methodology(policy: Policy, percentile_method: str, n_files: int) -> list[M
             "listed as a finding. A waiver exempts its service and SLO only between its valid "
             "dates and only while approved; a breach it covers names it under 'Waived by'.",
         )),
+        MethodSection("Clocks, error budgets, alerts and gates", (
+            "Per-item SLOs run a clock per change, deployment or incident; pauses the policy "
+            "names are subtracted. An item past its objective but inside the grace margin is "
+            "'within_grace'; past objective plus grace it is breached, at 'breach_at'. A "
+            "breach covered by an approved waiver in force names it under 'Waived by'.",
+            "Error budgets are the misses an SLO allows in its period; the burn rate is the "
+            "share consumed divided by the share of the period elapsed. Alerts are those "
+            "the policy's alert rules would have fired on this history (none were sent). "
+            "Promotion gates judge each candidate on its earlier history in the lower "
+            "environment; the report lists the candidates a gate stopped.",
+        )),
+        MethodSection("Strategy comparison and anomalies", (
+            "Strategies are compared on the deployments drill-down of the production "
+            "environment, stratified by tier: rates with Fisher's exact test, Wilson "
+            "intervals per arm, Newcombe intervals for the difference and the "
+            "Cochran-Mantel-Haenszel test; durations with Mann-Whitney, Hodges-Lehmann and "
+            "van Elteren. The Kayenta-style verdict is shown next to the full numbers. "
+            "Deployment data is observational, so a difference need not be caused by the "
+            "strategy.",
+            "Anomalies are flagged on the monthly production change failure rate with a "
+            "robust z-score on a rolling median/MAD baseline, generalized ESD (Rosner), "
+            "EWMA and CUSUM control charts; each flagged point names its method, baseline "
+            "and reason.",
+        )),
     ]
 
 
@@ -610,7 +681,8 @@ def _default_scope(results: Results, n_files: int) -> str:
     def distinct(col: str) -> list[str]:
         if col not in df.columns:
             return []
-        return sorted({str(v) for v in df.get_column(col).to_list() if v is not None})
+        values = df.get_column(col).drop_nulls().unique()   # polars: 1M rows stay cheap
+        return sorted({str(v) for v in values.to_list()})
 
     services, teams, envs = distinct("service"), distinct("team"), distinct("environment")
     return (f"{len(services)} services of {len(teams)} teams; environments: "
@@ -646,6 +718,15 @@ def build_report_model(
     generated_at: str | None = None,
     generated_for: str | None = None,
     figures_json: str | None = None,
+    comparisons: Sequence[Any] | None = None,
+    anomalies: Any | None = None,
+    waivers: pl.DataFrame | None = None,
+    governance_findings: pl.DataFrame | None = None,
+    perception_gaps: pl.DataFrame | None = None,
+    checkpoint: str | None = None,
+    checkpoint_signature: str | None = None,
+    extra_tables: Sequence[ReportTable] = (),
+    detail: bool = True,
 ) -> ReportModel:
     """Build the report model.
 
@@ -653,15 +734,40 @@ def build_report_model(
     clock).  ``figures_json`` may pass ``results.to_json()`` when the caller already
     made it (it is large for big workspaces); by default it is made here.
 
+    The optional inputs are computed by the caller (the reports never run the engine,
+    the statistics or governance): ``comparisons`` -- ``ComparisonResult`` objects of
+    :func:`workbench.stats.compare`; ``anomalies`` -- an ``AnomalyReport``; ``waivers``
+    -- the governance registry frame; ``governance_findings`` -- frames shaped like
+    ``Results.findings`` (merged into the findings); ``perception_gaps`` -- the
+    perception frame; ``checkpoint`` / ``checkpoint_signature`` -- the ledger checkpoint
+    and the base64 detached CMS signature over it; ``extra_tables`` -- more tables;
+    ``detail`` -- keep ``results.deployments`` for the Excel detail sheet.
+
     Raises :class:`IntegrityError` when the manifest does not hash to
     ``evidence_root`` or the results were computed over other evidence.
     """
+    from . import sections as S
+
     entries = manifest_entries(manifest)
     _check_roots(entries, evidence_root, results.evidence_root)
     compliance = _compliance_rows(results.metrics)
     evaluated = _evaluation_rows(compliance)
     breaches = _breach_rows(results.breaches)
     findings = _finding_rows(results.findings)
+    if governance_findings is not None and governance_findings.height:
+        findings = _finding_rows(pl.concat([results.findings, governance_findings],
+                                           how="diagonal_relaxed")
+                                 if results.findings.width else governance_findings)
+    arms, tests, verdicts, chart = S.strategy_tables(comparisons)
+    clock_breach_table = S.clock_breaches(results.clocks)
+    alert_summary = S.alert_summary(results.alerts)
+    gates = S.gate_table(results.gates)
+    headline = _headline(compliance, breaches, findings)
+    headline.update({
+        "clock_breaches": sum(r["status"] == "breach" for r in clock_breach_table.rows),
+        "alerts": results.alerts.height,
+        "gates_stopped": len(gates.rows),
+    })
 
     def tier_label(t: Any) -> str:
         return "unassigned" if t is None else f"Tier {t}"
@@ -677,7 +783,7 @@ def build_report_model(
         percentile_method=results.percentile_method,
         signer_is_demo=signer_is_demo,
         manifest=entries,
-        headline=_headline(compliance, breaches, findings),
+        headline=headline,
         compliance=ReportTable("compliance", "SLO compliance", COMPLIANCE_COLUMNS, compliance,
                                "No SLO was evaluated for the period."),
         summary_by_tier=ReportTable("summary_tier", "Compliance by tier", SUMMARY_COLUMNS,
@@ -701,4 +807,32 @@ def build_report_model(
         figures_json=figures_json if figures_json is not None else results.to_json(),
         generated_at=generated_at,
         generated_for=generated_for,
+        clock_summary=S.clock_summary(results.clocks),
+        clock_breaches=clock_breach_table,
+        error_budgets=S.error_budget_table(results.error_budgets),
+        alert_summary=alert_summary,
+        alerts=S.alert_list(results.alerts),
+        gates=gates,
+        strategy_arms=arms, strategy_tests=tests, strategy_verdicts=verdicts,
+        strategy_chart=chart,
+        anomalies=S.anomaly_table(anomalies),
+        waivers=S.waiver_table(waivers),
+        perception=S.perception_table(perception_gaps),
+        checkpoint=checkpoint,
+        checkpoint_signature=checkpoint_signature,
+        extra_tables=list(extra_tables),
+        detail=_detail_frame(results.deployments) if detail else None,
     )
+
+
+#: columns of the Excel deployments detail sheet, in order (those present are kept)
+DETAIL_COLUMNS = ("deployment_id", "service", "team", "tier", "environment", "strategy",
+                  "status", "finished_at", "lead_time_h", "counted", "rule", "failure",
+                  "incident_ids")
+
+
+def _detail_frame(deployments: pl.DataFrame) -> pl.DataFrame | None:
+    if deployments.height == 0:
+        return None
+    # in the engine's (deterministic) order; the Excel renderer sorts while streaming
+    return deployments.select([c for c in DETAIL_COLUMNS if c in deployments.columns])

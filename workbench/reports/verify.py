@@ -19,8 +19,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..audit.signing import VerifyResult, verify_detached, verify_pdf
-from .excel import EVIDENCE_ROOT_LABEL, SUMMARY_SHEET, manifest_path, signature_path
+from ..audit.signing import VerifyResult, pdf_attachment, verify_detached, verify_pdf
+from .excel import (
+    CHECKPOINT_LABEL,
+    CHECKPOINT_SIGNATURE_LABEL,
+    EVIDENCE_ROOT_LABEL,
+    SUMMARY_SHEET,
+    manifest_path,
+    signature_path,
+)
+from .pdf import CHECKPOINT_ATTACHMENT
 
 __all__ = ["verify_file", "VerifyResult"]
 
@@ -33,6 +41,8 @@ def verify_file(path: str | Path, *, workspace_root: str | None = None) -> Verif
     suffix = p.suffix.lower()
     if suffix == ".pdf":
         result = verify_pdf(p)
+        if result.ok:
+            _check_pdf_checkpoint(p, result)
     elif suffix == ".xlsx":
         result = _verify_xlsx(p)
     else:
@@ -41,6 +51,49 @@ def verify_file(path: str | Path, *, workspace_root: str | None = None) -> Verif
     if workspace_root is not None:
         _check_workspace_root(result, workspace_root)
     return result
+
+
+def check_checkpoint(checkpoint: str, signature_b64: str | None, result: VerifyResult, *,
+                     expected_cert_sha256: str | None = None) -> None:
+    """The detached CMS signature (base64 DER) must verify over the checkpoint's UTF-8
+    bytes, made with the report's own signing certificate when that is known."""
+    import base64
+    import binascii
+
+    if not signature_b64:
+        result.fail("the report carries a ledger checkpoint without a signature")
+        return
+    try:
+        der = base64.b64decode(signature_b64.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        result.fail("the checkpoint signature is not valid base64")
+        return
+    check = verify_detached(checkpoint.encode("utf-8"), der)
+    if not check.ok:
+        result.fail("the ledger checkpoint does not match its signature: "
+                    + "; ".join(check.messages))
+        return
+    if expected_cert_sha256 and check.cert_sha256 != expected_cert_sha256:
+        result.fail("the ledger checkpoint was signed with another certificate "
+                    f"({check.cert_sha256}) than the report ({expected_cert_sha256})")
+        return
+    size = checkpoint.split("\n")[1] if checkpoint.count("\n") >= 2 else "?"
+    result.messages.append(f"signed ledger checkpoint verified (ledger size {size})")
+
+
+def _check_pdf_checkpoint(path: Path, result: VerifyResult) -> None:
+    raw = pdf_attachment(path.read_bytes(), CHECKPOINT_ATTACHMENT)
+    if raw is None:
+        return
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+        checkpoint, sig = doc["checkpoint"], doc.get("signature")
+        if not isinstance(checkpoint, str):
+            raise TypeError("checkpoint is not text")
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        result.fail(f"the embedded {CHECKPOINT_ATTACHMENT} is unreadable: {exc}")
+        return
+    check_checkpoint(checkpoint, sig, result, expected_cert_sha256=result.cert_sha256 or None)
 
 
 def _check_workspace_root(result: VerifyResult, workspace_root: str) -> None:
@@ -63,6 +116,11 @@ def _verify_xlsx(path: Path) -> VerifyResult:
     if not result.ok:
         return result
     signed_root = _workbook_evidence_root(data, result)
+    summary = _workbook_summary(data)
+    checkpoint = summary.get(CHECKPOINT_LABEL)
+    if checkpoint:
+        check_checkpoint(str(checkpoint), summary.get(CHECKPOINT_SIGNATURE_LABEL), result,
+                         expected_cert_sha256=result.cert_sha256 or None)
     manifest = _read_manifest(path, result)
     if manifest is not None:
         _check_manifest(manifest, path, data, signed_root, result)
@@ -91,6 +149,23 @@ def _workbook_evidence_root(data: bytes, result: VerifyResult) -> str | None:
         wb.close()
     result.fail(f"the workbook's {SUMMARY_SHEET} sheet names no evidence root")
     return None
+
+
+def _workbook_summary(data: bytes) -> dict[str, Any]:
+    """Label -> value of the Summary sheet's first two columns (empty when unreadable)."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # reported by _workbook_evidence_root
+        return {}
+    try:
+        if SUMMARY_SHEET not in wb.sheetnames:
+            return {}
+        return {label: value for label, value, *_ in wb[SUMMARY_SHEET].iter_rows(
+            min_row=1, max_row=80, max_col=2, values_only=True) if isinstance(label, str)}
+    finally:
+        wb.close()
 
 
 def _read_manifest(path: Path, result: VerifyResult) -> dict[str, Any] | None:
