@@ -847,3 +847,12 @@ def test_extra_sheet_names_are_unique_and_valid():
     names = _extra_sheet_names(tables, SHEETS)
     assert names[0] == "Findings (2)" and names[1] == "x y z"
     assert len(names[2]) == 31 and names[3].endswith("(2)") and len(names[3]) == 31
+
+
+def test_tiny_p_values_show_as_a_bound():
+    from workbench.reports.model import Column, format_cell
+
+    col = Column("p_value", "p", "pvalue", 7)
+    assert format_cell(col, {"p_value": 0.0}) == "< 1e-10"
+    assert format_cell(col, {"p_value": 0.03041}) == "0.03041"
+    assert format_cell(col, {"p_value": None}) == "-"

@@ -107,7 +107,8 @@ def _number_format(column: Column, row: dict[str, Any]) -> str | None:
         if unit == "ratio":
             return "0.000%" if row.get("metric") == "availability" else "0.00%"
         return {"hours": "0.00", "count": "#,##0", "per week": "0.00"}.get(unit, "0.0000")
-    return {"int": "#,##0", "hours": "0.00", "ratio": "0.00%", "float": "0.0000"}.get(kind)
+    return {"int": "#,##0", "hours": "0.00", "ratio": "0.00%", "float": "0.0000",
+            "pvalue": "0.00E+00"}.get(kind)
 
 
 def _put(ws: Worksheet, r: int, c: int, column: Column, row: dict[str, Any]) -> Cell:
@@ -126,6 +127,8 @@ def _fill(cell: Cell, column: Column, row: dict[str, Any]) -> Cell:
         cell.value = None
     elif column.kind == "bool":
         set_text(cell, "yes" if value else "no")
+    elif column.kind == "pvalue" and isinstance(value, (int, float)) and value < 1e-10:
+        set_text(cell, "< 1e-10")   # figures are rounded to 10 places: show the bound
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and column.kind != "text":
         cell.value = value
         fmt = _number_format(column, row)

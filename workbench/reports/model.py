@@ -275,6 +275,8 @@ def _format_cell(column: Column, row: Mapping[str, Any]) -> str:
         return f"{int(value):,}"
     if kind == "float":
         return f"{float(value):,.4g}"
+    if kind == "pvalue":   # results round to 10 places: a smaller p is shown as a bound
+        return "< 1e-10" if float(value) < 1e-10 else f"{float(value):.4g}"
     if kind == "bool":
         return "yes" if value else "no"
     if kind == "time":
