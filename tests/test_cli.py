@@ -124,3 +124,14 @@ def test_openslo_round_trip_through_the_cli(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: x}\nspec: [\n")
     assert main(["openslo", "import", str(bad)]) == 2
+
+
+def test_forecast_command(tmp_path):
+    ws = str(tmp_path / "ws")
+    main(["import", str(ROOT / "sample_data"), "-w", ws])
+    assert main(["forecast", "-w", ws, "--horizon", "3", "--json", str(tmp_path / "f.json")]) == 0
+    d = json.loads((tmp_path / "f.json").read_text())
+    assert {"deployment_volume", "incident_load", "breach_prediction"} <= set(d)
+    assert len(d["deployment_volume"]["forecast"]) == 3
+    p = d["deployment_volume"]["forecast"][0]
+    assert p["pi_low"] <= p["mean"] <= p["pi_high"]

@@ -351,6 +351,41 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(a: argparse.Namespace) -> int:
+    """Deployment volume and incident load forecasts, and the next-period breach model."""
+    from .service import recompute_workspace
+    from .stats import deployment_volume_forecast, incident_load_forecast, predict_breaches
+
+    with _open_ws(a.workspace, create=False) as ws:
+        policy, res, tables = recompute_workspace(ws, a.policy, progress=TerminalProgress())
+        out = {
+            "policy_sha256": policy.sha256, "evidence_root": res.evidence_root,
+            "deployment_volume": deployment_volume_forecast(res, freq=a.freq, horizon=a.horizon,
+                                                            seed=a.seed).to_dict(),
+            "incident_load": incident_load_forecast(tables["incidents"], freq=a.freq,
+                                                    horizon=a.horizon, seed=a.seed).to_dict(),
+            "breach_prediction": predict_breaches(res, tables).to_dict(),
+        }
+        ws.log("forecast", {"json": a.json, "freq": a.freq, "horizon": a.horizon},
+               policy_sha256=policy.sha256)
+    text = json.dumps(out, indent=1, ensure_ascii=False, default=str) + "\n"
+    if a.json:
+        _write_atomic(Path(a.json), text)
+        print(f"wrote {a.json}")
+    for name in ("deployment_volume", "incident_load"):
+        f = out[name]
+        pts = f.get("forecast") or f.get("points") or []
+        if pts:
+            p0 = pts[0]
+            print(f"{name}: next {a.freq} "
+                  + ", ".join(f"{k} {v}" for k, v in p0.items() if not isinstance(v, (list, dict))))
+    bp = out["breach_prediction"]
+    for k in ("statement",):
+        if k in bp and not isinstance(bp[k], (list, dict)):
+            print(f"breach model {k}: {bp[k]}")
+    return 0
+
+
 def cmd_openslo(a: argparse.Namespace) -> int:
     from .policy import load_policy
     from .policy.openslo import export_openslo, import_openslo, slos_to_toml
@@ -581,6 +616,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json")
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("forecast", help="deployment volume and incident load forecasts; next-period breach model")
+    s.add_argument("--workspace", "-w", required=True)
+    s.add_argument("--policy")
+    s.add_argument("--freq", default="month", choices=("day", "week", "month"))
+    s.add_argument("--horizon", type=int, default=6)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json")
+    s.set_defaults(func=cmd_forecast)
 
     s = sub.add_parser("openslo", help="export the policy's SLOs as OpenSLO v1 YAML, or import them")
     s.add_argument("action", choices=("export", "import"))
