@@ -114,6 +114,8 @@ class TaskRunner(QObject):
         self._dialog_parent = dialog_parent
         self._dialog_delay_ms = dialog_delay_ms
         self._dialog: QProgressDialog | None = None
+        self._in_set_value = False
+        self._close_pending = False
         self.last_traceback = ""
         self.last_text = ""
 
@@ -165,7 +167,10 @@ class TaskRunner(QObject):
             return
         dlg = QProgressDialog(title, "Cancel", 0, 1000, self._dialog_parent)
         dlg.setWindowTitle(title)
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        # not modal: a modal QProgressDialog runs processEvents() inside setValue(); a
+        # task finishing in that nested loop deleted the dialog under setValue (a crash
+        # seen in CI).  The runner cancels a superseded task, so modality is not needed.
+        dlg.setWindowModality(Qt.WindowModality.NonModal)
         dlg.setMinimumDuration(self._dialog_delay_ms)
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
@@ -175,6 +180,9 @@ class TaskRunner(QObject):
         self._dialog = dlg
 
     def _close_dialog(self) -> None:
+        if self._in_set_value:            # closing under setValue: do it when it returns
+            self._close_pending = True
+            return
         dlg, self._dialog = self._dialog, None
         if dlg is not None:
             dlg.canceled.disconnect(self._on_cancel_pressed)
@@ -197,8 +205,14 @@ class TaskRunner(QObject):
         if dlg is not None:
             if text:
                 dlg.setLabelText(f"{self._title}: {text}")
-            # last: a modal dialog's setValue processes events, which may finish the task
-            dlg.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+            self._in_set_value = True
+            try:
+                dlg.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+            finally:
+                self._in_set_value = False
+            if self._close_pending:
+                self._close_pending = False
+                self._close_dialog()
 
     def _finish(self, task_id: int) -> bool:
         if task_id != self._current:
