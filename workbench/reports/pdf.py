@@ -243,13 +243,12 @@ def _category_names(points: Sequence[TrendPoint]) -> list[str]:
     return [p.period if i % every == 0 else "" for i, p in enumerate(points)]
 
 
-def _bar_chart(points: Sequence[TrendPoint], width: float, height: float) -> Drawing:
+def _monthly_chart(chart, points: Sequence[TrendPoint], width: float, height: float,
+                   title: str, ylabel: str) -> Drawing:
+    """Place a monthly trend ``chart`` (data and series colours already set) in a
+    drawing with the shared axis styling, title and axis labels."""
     d = Drawing(width, height)
-    chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 48, 46, width - 62, height - 70
-    chart.data = [[p.deployments or 0 for p in points]]
-    chart.bars[0].fillColor = colors.HexColor("#3f72af")
-    chart.bars[0].strokeColor = None
     chart.valueAxis.valueMin = 0
     chart.valueAxis.labels.fontName = _BODY_FONT
     chart.valueAxis.labels.fontSize = 7
@@ -259,36 +258,31 @@ def _bar_chart(points: Sequence[TrendPoint], width: float, height: float) -> Dra
     chart.categoryAxis.labels.angle = 30
     chart.categoryAxis.labels.boxAnchor = "ne"
     d.add(chart)
-    d.add(String(width / 2, height - 12, "Production deployments per month",
-                 fontName=_BOLD_FONT, fontSize=9, textAnchor="middle"))
+    d.add(String(width / 2, height - 12, title, fontName=_BOLD_FONT, fontSize=9,
+                 textAnchor="middle"))
     d.add(_axis_label("Month (UTC)", chart.x + chart.width / 2, 4))
-    d.add(_axis_label("Deployments", 12, chart.y + chart.height / 2, vertical=True))
+    d.add(_axis_label(ylabel, 12, chart.y + chart.height / 2, vertical=True))
     return d
 
 
+def _bar_chart(points: Sequence[TrendPoint], width: float, height: float) -> Drawing:
+    chart = VerticalBarChart()
+    chart.data = [[p.deployments or 0 for p in points]]
+    chart.bars[0].fillColor = colors.HexColor("#3f72af")
+    chart.bars[0].strokeColor = None
+    return _monthly_chart(chart, points, width, height, "Production deployments per month",
+                          "Deployments")
+
+
 def _line_chart(points: Sequence[TrendPoint], width: float, height: float) -> Drawing:
-    d = Drawing(width, height)
     chart = HorizontalLineChart()
-    chart.x, chart.y, chart.width, chart.height = 48, 46, width - 62, height - 70
     chart.data = [[(p.change_failure_rate or 0.0) * 100 for p in points]]
     chart.lines[0].strokeColor = colors.HexColor("#c0392b")
     chart.lines[0].strokeWidth = 1.5
     chart.joinedLines = 1
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.labels.fontName = _BODY_FONT
-    chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = "%g %%"
-    chart.categoryAxis.categoryNames = _category_names(points)
-    chart.categoryAxis.labels.fontName = _BODY_FONT
-    chart.categoryAxis.labels.fontSize = 7
-    chart.categoryAxis.labels.angle = 30
-    chart.categoryAxis.labels.boxAnchor = "ne"
-    d.add(chart)
-    d.add(String(width / 2, height - 12, "Production change failure rate per month",
-                 fontName=_BOLD_FONT, fontSize=9, textAnchor="middle"))
-    d.add(_axis_label("Month (UTC)", chart.x + chart.width / 2, 4))
-    d.add(_axis_label("Change failure rate (%)", 12, chart.y + chart.height / 2, vertical=True))
-    return d
+    return _monthly_chart(chart, points, width, height,
+                          "Production change failure rate per month", "Change failure rate (%)")
 
 
 def _interval_chart(arms: Sequence[Any], width: float, height: float) -> Drawing:
