@@ -52,6 +52,7 @@ import polars as pl
 
 from ..policy import PER_ITEM, SLO, Policy
 from .calendar import WALL, BusinessCalendars, clamp_intervals, merge_intervals
+from .frames import lookup
 from .intervals import overlapping
 from .periods import local_naive, period_label
 from .waivers import waived_by
@@ -110,7 +111,7 @@ def _items(slo: SLO, inp: ClockInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
     tiers = list(slo.tier)
     pairs_schema = {"item_id": pl.String, "incident_id": pl.String}
     if kind == "change":
-        ch = (inp.changes.join(svc, on="service", how="left", maintain_order="left")
+        ch = (lookup(inp.changes, svc, "service")
               .filter(pl.col("tier").is_in(tiers)))
         names = {"approved_at": "approved_at", "planned_start": "planned_start",
                  "actual_start": "actual_start", "actual_end": "actual_end",
@@ -154,7 +155,7 @@ def _items(slo: SLO, inp: ClockInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
         pairs = (inp.links.filter(pl.col("deployment_id").is_not_null())
                  .select(item_id="deployment_id", incident_id="incident_id"))
     else:
-        inc = (inp.incidents.join(svc, on="service", how="left", maintain_order="left")
+        inc = (lookup(inp.incidents, svc, "service")
                .filter((pl.col("environment") == slo.environment) & pl.col("tier").is_in(tiers)))
         if slo.severity:
             inc = inc.filter(pl.col("severity").is_in(list(slo.severity)))

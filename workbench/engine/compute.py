@@ -41,6 +41,7 @@ order threads add them in.
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 
 import polars as pl
@@ -63,6 +64,7 @@ from .availability import availability_metrics, split_outages
 from .budgets import error_budgets
 from .calendar import BusinessCalendars, merge_intervals
 from .clocks import ClockInputs, clock_summary, compute_clocks
+from .frames import lookup
 from .gates import evaluate_gates
 from .linkage import link_incidents
 from .periods import PERIOD_KINDS, in_period, local_naive, period_bounds
@@ -182,8 +184,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         pl.col("planned_end").alias("_planned_end"))
     incidents = _table(tables, "incidents")
     waivers = tables.get("waivers")
-    dep = (_table(tables, "deployments").with_row_index("_row")
-           .join(svc, on="service", how="left", maintain_order="left")
+    dep = (lookup(_table(tables, "deployments").with_row_index("_row"), svc, "service")
            .join(changes, on="change_id", how="left", maintain_order="left"))
     dep, codes = with_codes(dep)
     dep = _classify(dep, policy)
@@ -216,40 +217,56 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
     dep = _rework(dep, incidents, codes)
     dep = local_naive(dep, "finished_at", policy, "_local")
 
-    step(progress, 0.32, "aggregating")
-    core = build_core(dep, codes)
-    metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
-
-    step(progress, 0.42, "availability")
+    # The clocks and the promotion gates need only the classified deployments: they
+    # run on a second thread while this one aggregates (Polars releases the GIL, so on
+    # a multi-core machine the two pipelines overlap; each is deterministic alone).
     outages = _table(tables, "outages")
     down, maint, unapproved = split_outages(outages, changes_all)
-    pairs = group_months(core, codes)
-    avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
-                                 rules.get("availability_convention", "planned_as_up"))
-    if "variants" not in want and avail.height:
-        avail = avail.filter(pl.col("variant") == "policy")
-    frames = [metrics, avail]
-    if "variants" in want:
-        frames += _variants(core, codes, lvls, kinds, method, rules)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recompute") as pool:
+        clocks_job = None
+        if "clocks" in want:
+            first, last = _date_range(tables, as_of)
+            maint_windows = merge_intervals(maint, ["service", "environment"]).drop("n")
+            inputs = ClockInputs(
+                policy=policy, calendars=BusinessCalendars(policy.calendars, first, last),
+                as_of=as_of, deployments=dep, changes=changes_all, incidents=incidents,
+                links=links, maintenance=maint_windows,
+                health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers)
+            summarise = levels is None or "service" in levels
 
-    clocks = pl.DataFrame()
-    if "clocks" in want:
-        step(progress, 0.5, "SLA clocks")
-        first, last = _date_range(tables, as_of)
-        calendars = BusinessCalendars(policy.calendars, first, last)
-        maint_windows = merge_intervals(maint, ["service", "environment"]).drop("n")
-        clocks = compute_clocks(ClockInputs(
-            policy=policy, calendars=calendars, as_of=as_of, deployments=dep,
-            changes=changes_all, incidents=incidents, links=links, maintenance=maint_windows,
-            health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers))
-        if levels is None or "service" in levels:
-            frames.append(clock_summary(clocks, policy, kinds))
+            def clocks_and_summary() -> tuple[pl.DataFrame, pl.DataFrame | None]:
+                c = compute_clocks(inputs)
+                return c, clock_summary(c, policy, kinds) if summarise else None
+
+            clocks_job = pool.submit(clocks_and_summary)
+        gates_job = pool.submit(evaluate_gates, dep, policy) if "gates" in want else None
+
+        step(progress, 0.32, "aggregating")
+        core = build_core(dep, codes)
+        metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
+
+        step(progress, 0.42, "availability")
+        pairs = group_months(core, codes)
+        avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
+                                     rules.get("availability_convention", "planned_as_up"))
+        if "variants" not in want and avail.height:
+            avail = avail.filter(pl.col("variant") == "policy")
+        frames = [metrics, avail]
+        if "variants" in want:
+            frames += _variants(core, codes, lvls, kinds, method, rules)
+
+        clocks = pl.DataFrame()
+        if clocks_job is not None:
+            step(progress, 0.5, "SLA clocks")
+            clocks, summary = clocks_job.result()
+            if summary is not None:
+                frames.append(summary)
+        gates = gates_job.result() if gates_job is not None else pl.DataFrame()
     metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
 
     step(progress, 0.65, "evaluating SLOs")
     metrics = _evaluate_slos(metrics, policy)
-    metrics = metrics.join(svc.select("service", pl.col("calendar").alias("_calendar")),
-                           on="service", how="left")
+    metrics = lookup(metrics, svc.select("service", "calendar"), "service", {"calendar": "_calendar"})
     breaches = _breaches(metrics, policy, waivers)
 
     budgets = pl.DataFrame()
@@ -264,10 +281,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         step(progress, 0.8, "alerts")
         alerts = _alerts(clocks, breaches, down, svc, policy, waivers)
 
-    gates = pl.DataFrame()
-    if "gates" in want:
-        step(progress, 0.86, "promotion gates")
-        gates = evaluate_gates(dep, policy)
+    step(progress, 0.86, "promotion gates")
 
     step(progress, 0.92, "findings")
     findings = _findings(dep, incidents, links, tables, policy, unapproved, waivers)
