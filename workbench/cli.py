@@ -137,20 +137,32 @@ def cmd_recompute(a: argparse.Namespace) -> int:
 
 def cmd_reconcile(a: argparse.Namespace) -> int:
     from .engine.reconcile import reconcile
+    from .engine.reconcile_records import read_records, record_differences
+    from .service import recompute_workspace
 
+    records = read_records(a.records) if a.records else None   # bad input -> exit 2
     with _open_ws(a.workspace, create=False) as ws:
-        policy, res = _recompute(ws, a.policy, None, TerminalProgress())
-        rec = res.reconciliation if res.reconciliation.height else reconcile(ws.tables(), policy,
-                                                                              results=res)
+        policy, res, tables = recompute_workspace(ws, a.policy, progress=TerminalProgress())
+        rec = res.reconciliation
+        if records is not None:
+            rec = reconcile(tables, policy, results=res, records=records)
+            res.reconciliation = rec
+            res.reconciliation_records = record_differences(res, records, policy, tables=tables)
+        elif not rec.height:
+            rec = reconcile(tables, policy, results=res)
         if a.json:
             _write_atomic(Path(a.json), res.to_json())
-        ws.log("reconcile", {"json": a.json}, policy_sha256=policy.sha256)
+        ws.log("reconcile", {"json": a.json, "records": a.records}, policy_sha256=policy.sha256)
     counts = {s: rec.filter(rec["status"] == s).height
               for s in ("match", "within_tolerance", "discrepancy")}
     print(f"{rec.height} reported figures: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for r in rec.filter(rec["status"] == "discrepancy").iter_rows(named=True):
         who = r["service"] or r["team"]
         print(f"  {r['period']} {who} {r['environment']} {r['metric']}: {r['explanation']}")
+        if r.get("missing_records"):
+            print(f"      counted by the evidence, not by the team: {r['missing_records']}")
+        if r.get("extra_records"):
+            print(f"      counted by the team, not by the evidence: {r['extra_records']}")
     if a.json:
         print(f"wrote {a.json}")
     return 0
@@ -563,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", "-w", required=True)
     s.add_argument("--policy")
     s.add_argument("--json", help="write the figures with the reconciliation list as JSON")
+    s.add_argument("--records", metavar="FILE",
+                   help="the teams' record lists (CSV: period, service, team, environment, metric, "
+                        "record_id[, role]): list per figure the records missing and extra")
     s.set_defaults(func=cmd_reconcile)
 
     s = sub.add_parser("report", help="write the signed PDF and Excel report")

@@ -6,23 +6,53 @@ classed ``match`` (the same to four significant digits), ``within_tolerance`` (p
 ``discrepancy``.  A discrepancy is explained by recomputing under named rule
 variants -- the ways teams commonly count differently -- and reporting the
 smallest set of variants (one, else two) that reproduces the reported value.
+
+Most variants change the policy's ``[rules]``; some derive the figure from the
+results (a mean instead of a percentile, deployment days ...); the SLA-clock
+variants transform the policy or the evidence handed to :func:`recompute`:
+``waivers_past_expiry`` (every waiver's ``valid_to`` moved to the end of time, so an
+approved waiver still exempts the breaches after it lapsed), ``calendar_time`` (every
+calendar of the policy open around the clock with no holidays: calendar time instead
+of business time; the zones, and so local period boundaries, are kept) and
+``pauses_ignored`` (the SLOs' pause conditions removed).  They can move only the
+per-item clock figures (``change_completion_business_h``, ``deployment_completion_h``,
+``incident_resolution_business_h``: the item value at the attainment rank), and
+variants are recomputed with the clocks only when such a figure is open.
+
+Ties: the variants are tried in the order of :data:`VARIANTS` and the first that
+reproduces the figure is the explanation; every other one that does is named after
+it ("also reproduced by").  Pairs are tried only when no single variant reproduces it.
+
+Record lists: ``reconcile(..., records=frame)`` compares the records each team
+counted (see :mod:`.reconcile_records` for the format) with those behind the
+recomputed figure and adds ``missing_records`` (counted by the engine, not by the
+team) and ``extra_records`` (counted by the team, not by the engine, each with the
+rule that left it out) to the records of the figures that have a list;
+:func:`workbench.engine.reconcile_records.record_differences` gives the same
+differences one row per record.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from datetime import datetime, timezone
 
 import polars as pl
 
-from ..policy import Policy
+from ..policy import PER_ITEM, Policy
+from ..policy.calendars import WEEKDAYS
 from .compute import recompute
 from .peers import PEER_VARIANTS
 from .results import Results
 
-__all__ = ["reconcile", "VARIANTS", "Variant"]
+__all__ = ["CLOCK_METRICS", "VARIANTS", "Variant", "reconcile"]
+
+#: the per-item SLA-clock metric ids (their figures need the clocks recomputed)
+CLOCK_METRICS: tuple[str, ...] = tuple(PER_ITEM)
 
 _KEYS = ["period", "service", "team", "environment", "metric"]
 
@@ -41,6 +71,10 @@ class Variant:
     #: whether it may be combined with another variant (a peer tool's whole way of
     #: counting is not combined with anything)
     combines: bool = True
+    #: a new policy from the policy (after the rule overrides), and new evidence tables
+    #: from the tables, handed to ``recompute`` (the engine itself is unchanged)
+    policy_fn: Callable[[Policy], Policy] | None = None
+    tables_fn: Callable[[dict], dict] | None = None
 
     def applies_to(self, metric: str) -> bool:
         return not self.metrics or metric.startswith(self.metrics)
@@ -98,6 +132,41 @@ def _deployment_days(res: Results) -> pl.DataFrame:
     ]).drop("_n")
 
 
+_END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def _policy_with(policy: Policy, data: dict, slos=None) -> Policy:
+    return Policy(data=data, sha256=policy.sha256, file_sha256=policy.file_sha256,
+                  path=policy.path, slos=policy.slos if slos is None else slos)
+
+
+def _waivers_never_lapse(tables: dict) -> dict:
+    """Every waiver valid to the end of time (its status still decides whether it
+    exempts anything)."""
+    w = tables.get("waivers")
+    if w is None or w.height == 0 or "valid_to" not in w.columns:
+        return tables
+    return {**tables, "waivers": w.with_columns(
+        pl.lit(_END_OF_TIME).cast(w.schema["valid_to"]).alias("valid_to"))}
+
+
+def _calendar_time(policy: Policy) -> Policy:
+    """Every calendar open around the clock, without holidays (zones kept)."""
+    data = copy.deepcopy(policy.data)
+    data["calendars"] = {name: {**cal, "hours": {d: "00:00-24:00" for d in WEEKDAYS}, "holidays": []}
+                         for name, cal in (data.get("calendars") or {}).items()}
+    return _policy_with(policy, data)
+
+
+def _without_pauses(policy: Policy) -> Policy:
+    """Every SLO without pause conditions."""
+    data = copy.deepcopy(policy.data)
+    if isinstance(data.get("slo"), list):
+        data["slo"] = [{**s, "pause": []} if isinstance(s, dict) and "pause" in s else s
+                       for s in data["slo"]]
+    return _policy_with(policy, data, tuple(dataclasses.replace(s, pause=()) for s in policy.slos))
+
+
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("emergency_excluded", "emergency deployments were left out",
             rules={"emergency": "exclude"}),
@@ -133,6 +202,14 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
             derive=lambda r, t: _median_as_p90(r), metrics=("lead_time_p90", "recovery_time_p90")),
     Variant("deployment_days", "days with a deployment were counted instead of deployments",
             derive=lambda r, t: _deployment_days(r), metrics=("deployment",)),
+    Variant("waivers_past_expiry", "waivers were honoured past their expiry (breaches after a "
+            "waiver lapsed were still treated as waived)", tables_fn=_waivers_never_lapse,
+            metrics=CLOCK_METRICS),
+    Variant("calendar_time", "clocks were measured in calendar time instead of business time "
+            "(nights, weekends and holidays counted)", policy_fn=_calendar_time,
+            metrics=CLOCK_METRICS),
+    Variant("pauses_ignored", "clock pauses (linked incident remediation, maintenance windows) "
+            "were ignored", policy_fn=_without_pauses, metrics=CLOCK_METRICS),
     *[Variant(v.name, v.sentence, derive=lambda r, t, f=v.figures: _peer(f, t), combines=False)
       for v in PEER_VARIANTS.values()],
 ]}
@@ -181,17 +258,45 @@ def _join(reported: pl.DataFrame, figures: pl.DataFrame, name: str) -> pl.DataFr
 def _with_rules(policy: Policy, overrides: dict) -> Policy:
     data = copy.deepcopy(policy.data)
     data["rules"] = {**data["rules"], **overrides}
-    return Policy(data=data, sha256=policy.sha256, file_sha256=policy.file_sha256,
-                  path=policy.path, slos=policy.slos)
+    return _policy_with(policy, data)
+
+
+def _variant_inputs(names: tuple[str, ...], tables: dict, policy: Policy) -> tuple[dict, Policy, bool]:
+    """The tables and policy a set of variants recomputes with, and whether they
+    differ from the policy's at all."""
+    overrides: dict = {}
+    for n in names:
+        overrides.update(VARIANTS[n].rules or {})
+    changed = bool(overrides)
+    if overrides:
+        policy = _with_rules(policy, overrides)
+    for n in names:
+        v = VARIANTS[n]
+        if v.policy_fn is not None:
+            policy, changed = v.policy_fn(policy), True
+        if v.tables_fn is not None:
+            new = v.tables_fn(tables)
+            tables, changed = new, changed or new is not tables   # no waivers: nothing to redo
+    return tables, policy, changed
 
 
 def reconcile(tables: dict[str, pl.DataFrame], policy: Policy, *, results: Results | None = None,
-              evidence_root: str = "", progress=None) -> pl.DataFrame:
-    """One record per reported figure: reported, recomputed, status, explanation."""
+              evidence_root: str = "", progress=None,
+              records: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One record per reported figure: reported, recomputed, status, explanation.
+
+    With ``records`` (the teams' record lists, :mod:`.reconcile_records`), two more
+    columns: ``missing_records`` (ids the engine counted and the team's list lacks,
+    ``"; "``-separated) and ``extra_records`` (ids the team listed that the engine
+    did not count, each as ``id (rule)``); both null for a figure without a list,
+    empty strings when the lists agree.  Ids of a list's ``numerator`` role are
+    prefixed ``numerator:``."""
     cols = {"period": pl.String, "service": pl.String, "team": pl.String,
             "environment": pl.String, "metric": pl.String, "reported": pl.Float64,
             "recomputed": pl.Float64, "difference": pl.Float64, "status": pl.String,
             "variants": pl.String, "explanation": pl.String, "reported_compliant": pl.Boolean}
+    if records is not None:
+        cols |= {"missing_records": pl.String, "extra_records": pl.String}
     reported = tables.get("reported")
     if reported is None or reported.height == 0:
         return pl.DataFrame(schema=cols)
@@ -225,6 +330,20 @@ def reconcile(tables: dict[str, pl.DataFrame], policy: Policy, *, results: Resul
                 pending.append(r)
     if pending:
         _explain(pending, tables, policy, res, rep, (rel, absol))
+    if records is not None:
+        from .reconcile_records import record_differences, record_summary
+
+        diff = record_differences(res, records, policy, tables=tables)
+        summary = {tuple(x[k] for k in _KEYS): x for x in record_summary(diff, records).to_dicts()}
+        for r in rows:
+            s = summary.get(tuple(r[k] for k in _KEYS))
+            r["missing_records"] = s["missing_records"] if s else None
+            r["extra_records"] = s["extra_records"] if s else None
+            if s and r["status"] == "discrepancy" and not r["variants"] and r["recomputed"] is not None:
+                r["explanation"] = r["explanation"].replace(
+                    "ask the team for its record list",
+                    f"the record lists differ: {s['n_extra']} counted by the team only, "
+                    f"{s['n_missing']} by the evidence only")
     out = pl.DataFrame(rows, schema_overrides=cols).select(list(cols))
     return out.sort("period", "team", "service", "environment", "metric", nulls_last=True)
 
@@ -245,18 +364,18 @@ def _explain(pending: list[dict], tables, policy: Policy, res: Results, rep: pl.
              "services": sorted(wanted) if (wanted and not any(
                  not r["service"] and not r["team"] for r in pending)) else None}
 
+    # variants need the figures only (no alerts, budgets or gates), and the clocks only
+    # when a per-item clock figure is open
+    parts = ("clocks",) if any(r["metric"] in CLOCK_METRICS for r in pending) else ()
+
     def figures(names: tuple[str, ...]) -> dict[tuple, float | None]:
         if names in cache:
             return cache[names]
-        overrides: dict = {}
         derive = None
         for n in names:
-            v = VARIANTS[n]
-            overrides.update(v.rules or {})
-            derive = v.derive or derive
-        # variants need the figures only: no clocks, alerts, budgets or gates
-        r = res if not overrides else recompute(tables, _with_rules(policy, overrides), parts=(),
-                                                **scope)
+            derive = VARIANTS[n].derive or derive
+        t, p, changed = _variant_inputs(names, tables, policy)
+        r = res if not changed else recompute(t, p, parts=parts, **scope)
         frame = derive(r, tables) if derive else _lookup_frame(r)
         frame = frame.select(*_KEYS, "value")
         joined = _join(rep, frame, "v")

@@ -61,6 +61,10 @@ Frames and their columns
 
 ``as_of``  the latest event in the evidence; running clocks are measured up to it.
 
+``reconciliation_records``  (only with the teams' record lists) the records counted by
+    one side only: period, service, team, environment, metric, record_id, side
+    (missing = counted by the evidence only, extra = by the team only), rule, detail.
+
 ``nonprod``  pipeline and non-production analyses by name (critical_path drivers,
     masking lead time, contention, breach -> incident links, sprint windows ...).
 
@@ -128,6 +132,10 @@ class Results:
     #: non-production and pipeline analyses (workbench.nonprod), name -> frame; each is
     #: written as its own top-level list in the JSON
     nonprod: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: with the teams' record lists (``workbench reconcile --records``): one row per
+    #: record counted by only one side (:func:`workbench.engine.reconcile_records.record_differences`);
+    #: ``None`` when no record lists were supplied (then the JSON has no such list)
+    reconciliation_records: pl.DataFrame | None = None
 
     _METRIC_KEYS = ("level", "variant", "service", "team", "tier", "environment", "period",
                     "period_kind", "metric", "value", "target", "objective", "slo", "compliant",
@@ -155,6 +163,8 @@ class Results:
             "error_budgets": frame_records(self.error_budgets),
             "gates": frame_records(self.gates),
             **{k: frame_records(v) for k, v in sorted(self.nonprod.items())},
+            **({} if self.reconciliation_records is None else
+               {"reconciliation_records": frame_records(self.reconciliation_records)}),
         }
 
     def to_json(self) -> str:
