@@ -153,7 +153,7 @@ def test_retro_pack_is_signed_and_scoped(ws_path, tmp_path, capsys):
     assert [r["status"] for r in retro["tables"]["retro_postmortems"]] == ["skipped"]
     assert retro["tables"]["retro_risk"][0]["service"] == "pay"
     wb = load_workbook(io.BytesIO(xlsx.read_bytes()), read_only=True)
-    assert list(SHEETS) + list(RETRO_SHEETS) + ["Retro notes"] == wb.sheetnames
+    assert list(SHEETS) + list(RETRO_SHEETS) == wb.sheetnames
     rows = list(wb["RCAs required"].iter_rows(values_only=True))
     assert rows[0][0] == "Item" and len(rows) == 6
     wb.close()

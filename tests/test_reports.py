@@ -794,10 +794,10 @@ def test_full_xlsx_sheets_match_the_model(full_files, full_model):
         ("ledger", "exhausted", 1.5), ("payments", "warning", 0.8)]
     gates = _sheet_dicts(xlsx, "Gates")
     assert gates[0]["Deployment"] == "d-1" and gates[0]["At (UTC)"] == "2026-08-05 12:00"
-    waivers = _sheet_dicts(xlsx, "Waiver registry")
+    waivers = _sheet_dicts(xlsx, "Waivers")
     assert [w["Waiver"] for w in waivers] == ["WVR-1", "WVR-9"]
     assert waivers[1]["Justification"] == "+migration window"
-    anomalies = _sheet_dicts(xlsx, "Anomaly flags")
+    anomalies = _sheet_dicts(xlsx, "Anomalies")
     assert anomalies[0]["Month"] == "2026-07" and anomalies[0]["Value"] == pytest.approx(0.55)
     clocks = _sheet_rows(xlsx, "Clocks")
     assert clocks[0][0] == "Per-item SLA clocks"

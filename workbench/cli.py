@@ -177,7 +177,8 @@ def _signer(key: str | None, passphrase: bytes | None = None):
 def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | None,
                  xlsx: str | None, key: str | None, progress=None, computed=None,
                  passphrase: bytes | None = None, figures_json: str | None = None, *,
-                 analyses: bool = True, extra_tables=()) -> list[Path]:
+                 analyses: bool = True, extra_tables=(), sprints: str | None = None,
+                 reservations: str | None = None) -> list[Path]:
     """Write the signed PDF and/or Excel report; returns the paths.  ``computed`` is a
     ``(policy, results)`` pair already computed for this workspace, else it recomputes.
     ``passphrase`` unlocks ``key`` (else $WORKBENCH_KEY_PASSPHRASE, else a prompt);
@@ -188,7 +189,9 @@ def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | Non
     the monthly production change failure rate, the governance waiver registry and
     findings, and perception gaps; an analysis the data cannot support is left out
     with a note.  ``extra_tables`` (ReportTable objects) follow the reconciliation.
-    The title page carries the ledger checkpoint, signed with the report's key."""
+    The title page carries the ledger checkpoint, signed with the report's key.
+    ``sprints`` / ``reservations`` (files, as for ``recompute``) feed the report's
+    non-production section when it recomputes."""
     import base64
 
     from .audit.signing import sign_detached
@@ -196,7 +199,8 @@ def make_reports(ws, policy_path: str | None, period: str | None, pdf: str | Non
     from .reports.model import ReportTable, build_report_model
     from .reports.pdf import render_pdf
 
-    policy, res = computed or _recompute(ws, policy_path, period, progress)
+    policy, res = computed or _recompute(ws, policy_path, period, progress, sprints=sprints,
+                                         reservations=reservations)
     signer = _signer(key, passphrase)
     manifest = ws.manifest()
     checkpoint = ws.checkpoint()
@@ -259,7 +263,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     if not a.pdf and not a.xlsx:
         raise WorkbenchError("say what to write: --pdf OUT.pdf and/or --xlsx OUT.xlsx")
     with _open_ws(a.workspace, create=False) as ws:
-        for p in make_reports(ws, a.policy, a.period, a.pdf, a.xlsx, a.sign, TerminalProgress()):
+        for p in make_reports(ws, a.policy, a.period, a.pdf, a.xlsx, a.sign, TerminalProgress(),
+                              sprints=a.sprints, reservations=a.reservations):
             print(f"wrote {p}")
     return 0
 
@@ -589,6 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sign", metavar="KEY.p12",
                    help="PKCS#12 signing key (passphrase from WORKBENCH_KEY_PASSPHRASE or a prompt); "
                         "without it the self-signed demo key is used")
+    s.add_argument("--sprints", help="sprint calendar for the non-production section (as for recompute)")
+    s.add_argument("--reservations", help="environment reservations CSV for the non-production section")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("verify", help="verify a report's signature, or a workspace's evidence")

@@ -9,14 +9,19 @@ and keeps what falls in the period.  It builds the ordinary
 retrospective's own tables: waivers, waiver usage, RCAs required and recorded,
 post-mortems owed, the deployment risk profile, anomalies and leading indicators.
 
-:func:`write_retro` renders both files like ``workbench report`` does (PAdES-signed
-PDF with ``figures.json`` attached; workbook with a detached CMS signature and a
-manifest), adding the retrospective tables as a last PDF section and as extra
-sheets.  ``figures.json`` carries them too, under ``retrospective``.
+Everything goes through the report model, so the pack is rendered by the ordinary
+renderers (:func:`~workbench.reports.pdf.render_pdf`,
+:func:`~workbench.reports.excel.render_xlsx`) and verified like any report:
 
-The report model has no slot for extra tables yet, so the renderers' table helpers
-are reused here (:func:`_pdf_bytes`, :func:`_xlsx_bytes`); once the model grows an
-``extra_tables`` list rendered by both, those two functions reduce to a call.
+* the team's waivers in force in the period fill the model's waivers section (Excel
+  sheet "Waivers": the registry's records -- same ids, states and validity as
+  ``workbench waivers list`` -- with the breaches each one covered), and the
+  anomalies of the team's monthly series fill its anomalies section (sheet
+  "Anomalies");
+* the notes and the other retrospective tables are ``extra_tables`` of one PDF
+  section "Retrospective", each on its own Excel sheet (:data:`RETRO_SHEETS`).
+
+``figures.json`` carries every retrospective table too, under ``retrospective``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..errors import InputError, WorkbenchError
+from ..errors import InputError
 from ..reports.model import Column, ReportModel, ReportTable, build_report_model
 from .store import fmt_ts, now, period_kind, period_range, period_within
 
@@ -43,9 +48,14 @@ if TYPE_CHECKING:
 
 __all__ = ["RetroPack", "build_retro", "write_retro", "load_signer_for", "RETRO_SHEETS"]
 
-#: extra Excel sheets of a retrospective pack, in order
-RETRO_SHEETS = ("Waivers", "Waiver usage", "RCAs required", "RCA records", "Post-mortems",
-                "Risk profile", "Anomalies", "Leading indicators")
+#: the retrospective tables shown in the model's own sections (Excel sheets "Waivers"
+#: and "Anomalies") rather than as extra tables
+_MODEL_SECTIONS = {"retro_waivers": "waivers", "retro_anomalies": "anomalies"}
+#: extra Excel sheets of a retrospective pack, in order (after the report's own sheets)
+RETRO_SHEETS = ("Retro notes", "Waiver usage", "RCAs required", "RCA records", "Post-mortems",
+                "Risk profile", "Leading indicators")
+#: the PDF section holding the extra tables
+RETRO_SECTION = "Retrospective"
 
 
 @dataclass
@@ -229,8 +239,12 @@ def build_retro(ws: Workspace, policy: Policy, *, team: str, period: str,
         wrows.append({**{k: _ts(v) for k, v in r.items()},
                       "valid_from": _ts(r["valid_from"])[:10], "valid_to": _ts(r["valid_to"])[:10],
                       "breaches_covered": covered.get(r["waiver_id"], 0), "review": review})
+    wrows.sort(key=lambda r: r["waiver_id"])
     extra.append(ReportTable("retro_waivers", "Waivers of the team in force in the period",
-                             _COLS["waivers"], wrows, "No waiver of the team overlaps the period."))
+                             _COLS["waivers"], wrows, "No waiver of the team overlaps the period.",
+                             note=f"The registry's waivers of team {team} whose validity overlaps "
+                                  f"{period}, in their state as of {fmt_ts(as_of)}; breaches "
+                                  "covered: the period's breaches each one waived."))
 
     usage = waiver_usage(ws, full, policy, as_of=as_of).filter(pl.col("team") == team)
     extra.append(ReportTable("retro_waiver_usage", "Waiver usage (all periods)",
@@ -263,7 +277,10 @@ def build_retro(ws: Workspace, policy: Policy, *, team: str, period: str,
                              _COLS["risk"], _records(risk), "No services."))
     extra.append(ReportTable("retro_anomalies", "Anomalies in the period (monthly series)",
                              _COLS["anomalies"], _anomalies(full, services, period),
-                             "No anomaly was flagged in the period."))
+                             "No anomaly was flagged in the period.",
+                             note=f"Monthly series per service of team {team} (deployments, change "
+                                  "failure rate, lead time p90, recovery time p90), robust "
+                                  f"z-score and EWMA; points in {period}."))
     ind_rows: list[dict[str, Any]] = []
     if indicators:
         step(progress, 0.6, "leading indicators")
@@ -279,12 +296,35 @@ def build_retro(ws: Workspace, policy: Policy, *, team: str, period: str,
         title=f"Retrospective: team {team}, {period}",
         scope=f"team {team}: {len(services)} services ({', '.join(services)}); "
               f"workspace {ws.path.name}",
-        period=period, signer_is_demo=signer_is_demo, generated_for=f"team {team}")
+        period=period, signer_is_demo=signer_is_demo, generated_for=f"team {team}",
+        extra_tables=_extra_tables(extra, notes))
+    sections = _model_sections(extra)
+    model.waivers, model.anomalies = sections["waivers"], sections["anomalies"]
     doc = json.loads(model.figures_json)
     doc["retrospective"] = {"team": team, "period": period, "as_of": fmt_ts(as_of),
                             "notes": notes, "tables": {t.name: t.rows for t in extra}}
     model.figures_json = json.dumps(doc, ensure_ascii=False, allow_nan=False, default=str) + "\n"
     return RetroPack(team, period, model, extra, notes)
+
+
+def _model_sections(tables: list[ReportTable]) -> dict[str, ReportTable]:
+    """The waiver and anomaly tables as the model's ``waivers`` / ``anomalies`` sections
+    (same rows; the PDF shows each table's note under the section heading)."""
+    return {_MODEL_SECTIONS[t.name]: dataclasses.replace(t, name=_MODEL_SECTIONS[t.name],
+                                                         rows=list(t.rows))
+            for t in tables if t.name in _MODEL_SECTIONS}
+
+
+def _extra_tables(tables: list[ReportTable], notes: list[str]) -> list[ReportTable]:
+    """The notes and the retrospective tables other than waivers and anomalies, as the
+    model's extra tables: one PDF section, one Excel sheet each (:data:`RETRO_SHEETS`)."""
+    notes_table = ReportTable("retro_notes", "Notes", [_c("note", "Note", width=140)],
+                              [{"note": n} for n in notes], "No notes.")
+    rest = [t for t in tables if t.name not in _MODEL_SECTIONS]
+    out = []
+    for t, sheet in zip([notes_table, *rest], RETRO_SHEETS, strict=True):
+        out.append(dataclasses.replace(t, rows=list(t.rows), sheet=sheet, section=RETRO_SECTION))
+    return out
 
 
 def _anomalies(results: Results, services: list[str], period: str) -> list[dict[str, Any]]:
@@ -344,84 +384,21 @@ def load_signer_for(key: str | None, passphrase: bytes | None = None) -> Signer:
     return signer_for(key, passphrase)
 
 
-def _renderer(module: Any, *names: str) -> list[Any]:
-    missing = [n for n in names if not hasattr(module, n)]
-    if missing:
-        raise WorkbenchError(f"the report renderer changed ({module.__name__} has no "
-                             f"{', '.join(missing)}); the retrospective pack needs updating")
-    return [getattr(module, n) for n in names]
-
-
-def _pdf_bytes(pack: RetroPack, demo: bool) -> bytes:
-    import io
-    from xml.sax.saxutils import escape
-
-    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
-
-    from ..reports import pdf as P
-
-    styles, story_of, flowables, canvas_class = _renderer(
-        P, "_styles", "_story", "_table_flowables", "_canvas_class")
-    st = styles()
-    story = story_of(pack.model, demo)
-    story += [PageBreak(), Paragraph("8. Retrospective", st["h1"])]
-    story += [Paragraph(escape(n), st["note"]) for n in pack.notes]
-    for t in pack.tables:
-        story += [Paragraph(escape(t.title), st["h2"]), *flowables(t, st)]
-    buf = io.BytesIO()
-    m = pack.model
-    doc = SimpleDocTemplate(buf, pagesize=P.PAGE, leftMargin=P.MARGIN, rightMargin=P.MARGIN,
-                            topMargin=P.MARGIN, bottomMargin=P.MARGIN + 6, title=m.title,
-                            author="Release SLA Workbench",
-                            subject=f"evidence root {m.evidence_root}",
-                            creator="Release SLA Workbench", invariant=1)
-    doc.build(story, canvasmaker=canvas_class(f"{m.title} - evidence root "
-                                              f"{m.evidence_root[:16]}...", demo))
-    return buf.getvalue()
-
-
-def _xlsx_bytes(pack: RetroPack, demo: bool) -> bytes:
-    import io
-
-    from openpyxl import load_workbook
-
-    from ..reports import excel as X
-
-    (table_sheet,) = _renderer(X, "_table_sheet")
-    wb = load_workbook(io.BytesIO(X.build_xlsx_bytes(pack.model, demo=demo)))
-    for name, t in zip(RETRO_SHEETS, pack.tables, strict=True):
-        table_sheet(wb, name, t)
-    ws = wb.create_sheet("Retro notes")
-    X.set_text(ws.cell(row=1, column=1), "Notes")
-    for i, n in enumerate(pack.notes, start=2):
-        X.set_text(ws.cell(row=i, column=1), n)
-    ws.column_dimensions["A"].width = 120
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def write_retro(pack: RetroPack, signer: Signer, *, pdf: str | Path | None = None,
                 xlsx: str | Path | None = None, progress: Progress | None = None) -> list[Path]:
-    """Render, sign and atomically write the pack; returns the paths written."""
-    from ..audit.signing import atomic_write_bytes, sign_detached, sign_pdf
+    """Render, sign and atomically write the pack with the report renderers (the PDF
+    with ``figures.json`` attached and PAdES-signed; the workbook with its detached
+    signature and manifest); returns the paths written."""
     from ..progress import step
-    from ..reports import excel as X
-    from ..reports.pdf import embed_figures
+    from ..reports.excel import render_xlsx
+    from ..reports.pdf import render_pdf
 
     out = []
     if pdf:
         step(progress, 0.85, "laying out the retrospective PDF")
-        raw = _pdf_bytes(pack, signer.is_demo)
-        signed = sign_pdf(embed_figures(raw, pack.model.figures_json), signer)
-        out.append(atomic_write_bytes(pdf, signed))
+        out.append(render_pdf(pack.model, pdf, signer))
     if xlsx:
         step(progress, 0.93, "writing the retrospective workbook")
-        (manifest_json,) = _renderer(X, "_manifest_json")
-        data = _xlsx_bytes(pack, signer.is_demo)
-        path = atomic_write_bytes(xlsx, data)
-        atomic_write_bytes(X.signature_path(path), sign_detached(data, signer))
-        atomic_write_bytes(X.manifest_path(path), manifest_json(pack.model, path.name, data, signer))
-        out.append(path)
+        out.append(render_xlsx(pack.model, xlsx, signer))
     step(progress, 1.0, "retrospective written")
     return out

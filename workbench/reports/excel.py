@@ -48,6 +48,9 @@ __all__ = [
     "CHECKPOINT_LABEL",
     "CHECKPOINT_SIGNATURE_LABEL",
     "DETAIL_SHEET",
+    "NONPROD_SHEET",
+    "WAIVERS_SHEET",
+    "ANOMALIES_SHEET",
 ]
 
 SUMMARY_SHEET = "Summary"
@@ -55,11 +58,14 @@ EVIDENCE_ROOT_LABEL = "Evidence root"
 CHECKPOINT_LABEL = "Ledger checkpoint"
 CHECKPOINT_SIGNATURE_LABEL = "Checkpoint signature (base64 CMS)"
 DETAIL_SHEET = "Deployments"
-# "Waiver registry" / "Anomaly flags", not "Waivers" / "Anomalies": the retrospective
-# pack appends sheets of those names to this workbook
+NONPROD_SHEET = "Non-production"
+WAIVERS_SHEET = "Waivers"
+ANOMALIES_SHEET = "Anomalies"
+#: the sheets of every report, in order; extra tables (ReportModel.extra_tables) follow
+#: as further sheets whose names never repeat one of these
 SHEETS = ("Summary", "Compliance", "Breaches", "Clocks", "Error budgets", "Alerts", "Gates",
-          "Findings", "Perception", "Waiver registry", "Reconciliation", "Strategy",
-          "Anomaly flags", "Trend", "SLOs", "Evidence", "Methodology", DETAIL_SHEET)
+          NONPROD_SHEET, "Findings", "Perception", WAIVERS_SHEET, "Reconciliation", "Strategy",
+          ANOMALIES_SHEET, "Trend", "SLOs", "Evidence", "Methodology", DETAIL_SHEET)
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="26415E")
@@ -242,6 +248,10 @@ def _wo_table(wb: Workbook, title: str, table: ReportTable) -> Any:
 
 def _wo_blocks(wb: Workbook, title: str, tables: Sequence[ReportTable]) -> Any:
     """A sheet holding several titled tables one below the other."""
+    if not tables:
+        ws = wb.create_sheet(title)
+        ws.append([_wtext(ws, "Nothing to show.")])
+        return ws
     widest = max(tables, key=lambda t: len(t.columns))
     cols = [Column(f"c{i}", "", width=max((t.columns[i].width for t in tables
                                             if i < len(t.columns)), default=12))
@@ -276,7 +286,10 @@ def _summary_facts(model: ReportModel, demo: bool) -> list[tuple[str, Any]]:
               ("Unauthorized changes", h["unauthorized"])]
     facts += [(label, h[key]) for label, key in (
         ("Per-item clock breaches", "clock_breaches"), ("Alerts that would have fired", "alerts"),
-        ("Candidates stopped by gates", "gates_stopped")) if key in h]
+        ("Candidates stopped by gates", "gates_stopped"),
+        ("Breaches linked to incidents", "breaches_linked"),
+        ("Release candidates blocked (test environment down)", "blocked_candidates"))
+        if key in h]
     return facts
 
 
@@ -472,11 +485,12 @@ def _splice_detail(data: bytes, sheet_path: str, frame: Any, styles: dict[str, i
 
 
 def _extra_sheet_names(tables: Sequence[ReportTable], taken: Sequence[str]) -> list[str]:
-    """Unique Excel sheet names (at most 31 characters, no []:*?/\\) from the titles."""
+    """Unique Excel sheet names (at most 31 characters, no []:*?/\\) from each table's
+    ``sheet`` (else its title)."""
     used = {t.lower() for t in taken}
     out = []
     for t in tables:
-        base = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", t.title or t.name))
+        base = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", t.sheet or t.title or t.name))
         base = base.strip()[:31].strip() or "Table"
         name, i = base, 2
         while name.lower() in used:
@@ -503,13 +517,14 @@ def build_xlsx_bytes(model: ReportModel, *, demo: bool) -> bytes:
     _wo_table(wb, "Error budgets", model.error_budgets)
     _wo_blocks(wb, "Alerts", [model.alert_summary, model.alerts])
     _wo_table(wb, "Gates", model.gates)
+    _wo_blocks(wb, NONPROD_SHEET, model.nonprod)
     _wo_table(wb, "Findings", model.findings)
     _wo_table(wb, "Perception", model.perception)
-    _wo_table(wb, "Waiver registry", model.waivers)
+    _wo_table(wb, WAIVERS_SHEET, model.waivers)
     _wo_table(wb, "Reconciliation", model.reconciliation)
     _wo_blocks(wb, "Strategy", [model.strategy_verdicts, model.strategy_arms,
                                 model.strategy_tests])
-    _wo_table(wb, "Anomaly flags", model.anomalies)
+    _wo_table(wb, ANOMALIES_SHEET, model.anomalies)
     _wo_table(wb, "Trend", _trend_table(model))
     _wo_table(wb, "SLOs", model.slos)
     _wo_table(wb, "Evidence", model.evidence)

@@ -73,6 +73,12 @@ class ReportTable:
     empty_text: str = "None."
     #: a sentence shown under the title (PDF) / above the rows (Excel), e.g. what was left out
     note: str = ""
+    #: extra tables only: the Excel sheet name wanted (default: from the title; made unique
+    #: and valid by the renderer)
+    sheet: str = ""
+    #: extra tables only: consecutive extra tables with the same ``section`` share one
+    #: numbered PDF section of that title, each table a subsection
+    section: str = ""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -157,6 +163,10 @@ class ReportModel:
     anomalies: ReportTable = field(default_factory=lambda: _empty("anomalies"))
     waivers: ReportTable = field(default_factory=lambda: _empty("waivers"))
     perception: ReportTable = field(default_factory=lambda: _empty("perception"))
+    #: issue 9: non-production analyses (sprint windows, blocked candidates, masking
+    #: delays, contention, reservations, critical path, breach -> incident links), in
+    #: the order shown; an analysis without input is an empty table saying so
+    nonprod: list[ReportTable] = field(default_factory=lambda: _nonprod_default())
     #: ledger checkpoint (origin, size, base64 root; three lines) and the base64 DER
     #: detached CMS signature over its UTF-8 bytes
     checkpoint: str | None = None
@@ -203,6 +213,12 @@ def _empty(name: str) -> ReportTable:
     from .sections import empty_table
 
     return empty_table(name)
+
+
+def _nonprod_default() -> list[ReportTable]:
+    from .sections import nonprod_tables
+
+    return nonprod_tables(None)
 
 
 def format_time(value: Any) -> str:
@@ -301,13 +317,14 @@ SUMMARY_COLUMNS = [
     Column("compliant_share", "Compliant share", "ratio", 13),
 ]
 BREACH_COLUMNS = [
-    Column("slo", "SLO", width=20), Column("service", "Service", width=16),
-    Column("team", "Team", width=12), Column("tier", "Tier", "int", 5),
-    Column("environment", "Environment", width=11), Column("period", "Period", width=8),
-    Column("metric", "Metric", width=22), Column("value", "Value", "metric", 11),
-    Column("objective", "Objective", "objective", 11), Column("status", "Status", width=12),
-    Column("waived_by", "Waived by", width=12),
-    Column("breach_at", "Breach at (UTC)", "time", 14),
+    Column("slo", "SLO", width=19), Column("service", "Service", width=14),
+    Column("team", "Team", width=10), Column("tier", "Tier", "int", 5),
+    Column("environment", "Environment", width=12), Column("period", "Period", width=8),
+    Column("metric", "Metric", width=22), Column("value", "Value", "metric", 10),
+    Column("objective", "Objective", "objective", 11), Column("status", "Status", width=11),
+    Column("waived_by", "Waived by", width=10),
+    Column("breach_at", "Breach at (UTC)", "time", 15),
+    Column("incident_links", "Linked incidents (source: ids)", width=25),
 ]
 FINDING_COLUMNS = [
     Column("severity", "Severity", width=8), Column("rule", "Rule", width=20),
@@ -455,9 +472,38 @@ def _summarise(rows: list[dict[str, Any]], key: str, label) -> list[dict[str, An
     return out
 
 
-def _breach_rows(breaches: pl.DataFrame) -> list[dict[str, Any]]:
+#: the columns that identify a breach in ``Results.breaches`` and in the breach ->
+#: incident links (workbench.nonprod.breach_links)
+_BREACH_KEYS = ("slo", "service", "environment", "period", "metric")
+
+
+def _incident_links(links: pl.DataFrame | None) -> dict[tuple, str]:
+    """Breach key -> its linked incidents as ``source: id, id; source2: id`` (sources
+    in name order, ids by opening time)."""
+    if links is None or links.height == 0 or "incident_id" not in links.columns:
+        return {}
+    per: dict[tuple, dict[str, list[tuple]]] = {}
+    for r in _records(links, [*_BREACH_KEYS, "opened_at", "incident_source", "incident_id"]):
+        source = r["incident_source"] or "incident"
+        per.setdefault(tuple(r[k] for k in _BREACH_KEYS), {}).setdefault(source, []).append(
+            (_sort_key(r["opened_at"], r["incident_id"]), str(r["incident_id"])))
+    out = {}
+    for key, sources in per.items():
+        parts = []
+        for source in sorted(sources):
+            ids = list(dict.fromkeys(i for _, i in sorted(sources[source])))
+            parts.append(f"{source}: {', '.join(ids)}")
+        out[key] = "; ".join(parts)
+    return out
+
+
+def _breach_rows(breaches: pl.DataFrame, links: pl.DataFrame | None = None) -> list[dict[str, Any]]:
     keys = [c.key for c in BREACH_COLUMNS if c.kind != "objective"] + ["objective", "target"]
     rows = _records(breaches, dict.fromkeys(keys))
+    linked = _incident_links(links)
+    for r in rows:
+        if r.get("incident_links") is None:
+            r["incident_links"] = linked.get(tuple(r[k] for k in _BREACH_KEYS))
     rows.sort(key=lambda r: _sort_key(_STATUS_ORDER.get(r["status"], 9), r["tier"], r["service"],
                                       r["environment"], r["period"], r["metric"], r["slo"]))
     return rows
@@ -658,7 +704,43 @@ def _methodology(policy: Policy, percentile_method: str, n_files: int) -> list[M
             "EWMA and CUSUM control charts; each flagged point names its method, baseline "
             "and reason.",
         )),
+        MethodSection("Non-production environments", _nonprod_method(policy)),
     ]
+
+
+def _nonprod_method(policy: Policy) -> tuple[str, ...]:
+    """How the non-production analyses are defined, with the settings in force."""
+    from ..nonprod.settings import nonprod_settings
+
+    s = nonprod_settings(policy)
+    envs = ", ".join(s["environments"]) or "none"
+    window_h = s["breach_incident_window"].total_seconds() / 3600
+    return (
+        f"Test environments analysed: {envs}. A sprint's critical window is its last "
+        f"{s['critical_window_working_days']} working days; an environment's availability "
+        "in the window is one minus the time any outage of it (planned ones included) was "
+        "open, divided by the window's length. A release candidate is blocked when its "
+        "deployment to a test environment was attempted (started, else finished) while an "
+        "outage of the same service in that environment was open.",
+        "Data preparation stages (masking, anonymisation, synthetic data, refreshes) are the "
+        f"pipeline stages whose name matches {s['masking_stage_regex']!r}. Per successful "
+        "deployment with a pipeline run and a first commit time, lead time without them is "
+        "the lead time minus the union of those stages' intervals within it; percentiles "
+        "are linear.",
+        "Queueing delay of a deployment is how long its environment was still busy with "
+        "deployments that started earlier when it started (zero when the environment was "
+        "free); a deployment that waited overlaps an earlier one. The lead time cost is the "
+        "total queueing delay divided by the total lead time of the same deployments. Peak "
+        f"periods are the {s['contention_bucket']} buckets with the most queueing delay per "
+        "environment. A deployment overlapping a reservation of another service or team "
+        "violates it.",
+        "The critical path of a pipeline run is found as in Jaeger: walking back from the "
+        "end of the run, the stage that finished last before the cursor is on the path. "
+        "A breach is linked to each incident of its environment (and service, when it names "
+        "one) that overlaps the breach span or opens within "
+        f"{window_h:g} h after it; the breaches table names the linked incidents by "
+        "source and incident id.",
+    )
 
 
 # --------------------------------------------------------------------------- build
@@ -745,6 +827,11 @@ def build_report_model(
     and the base64 detached CMS signature over it; ``extra_tables`` -- more tables;
     ``detail`` -- keep ``results.deployments`` for the Excel detail sheet.
 
+    The non-production analyses come from ``results.nonprod`` (filled by
+    :func:`workbench.service.recompute_workspace`): each becomes a table of
+    ``model.nonprod`` (one saying "not computed" when its input was missing), and the
+    breach -> incident links name each breach's incidents in the breaches table.
+
     Raises :class:`IntegrityError` when the manifest does not hash to
     ``evidence_root`` or the results were computed over other evidence.
     """
@@ -754,7 +841,8 @@ def build_report_model(
     _check_roots(entries, evidence_root, results.evidence_root)
     compliance = _compliance_rows(results.metrics)
     evaluated = _evaluation_rows(compliance)
-    breaches = _breach_rows(results.breaches)
+    nonprod = getattr(results, "nonprod", None) or {}
+    breaches = _breach_rows(results.breaches, nonprod.get("breach_incidents"))
     findings = _finding_rows(results.findings)
     if governance_findings is not None and governance_findings.height:
         findings = _finding_rows(pl.concat([results.findings, governance_findings],
@@ -770,6 +858,14 @@ def build_report_model(
         "alerts": results.alerts.height,
         "gates_stopped": len(gates.rows),
     })
+    nonprod_tables = S.nonprod_tables(nonprod, policy=policy)
+    # counted only when the analysis ran (a report without it says "not computed")
+    if "breach_incidents" in nonprod:
+        headline["breaches_linked"] = sum(r["status"] == "breach" and bool(r["incident_links"])
+                                          for r in breaches)
+    if "blocked_candidates" in nonprod:
+        blocked = next(t for t in nonprod_tables if t.name == "np_blocked")
+        headline["blocked_candidates"] = len({r["deployment_id"] for r in blocked.rows})
 
     def tier_label(t: Any) -> str:
         return "unassigned" if t is None else f"Tier {t}"
@@ -820,6 +916,7 @@ def build_report_model(
         anomalies=S.anomaly_table(anomalies),
         waivers=S.waiver_table(waivers),
         perception=S.perception_table(perception_gaps),
+        nonprod=nonprod_tables,
         checkpoint=checkpoint,
         checkpoint_signature=checkpoint_signature,
         extra_tables=list(extra_tables),

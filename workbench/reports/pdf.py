@@ -2,8 +2,10 @@
 
 Layout: landscape A4 throughout (the compliance tables are wide).  Title page with
 the key facts and, for the demo key, a boxed warning; executive summary with the
-trend chart; compliance, breaches, findings, reconciliation; methodology with the
-SLOs in force; evidence manifest.  Every page has a "Page X of Y" footer.
+trend chart; compliance, breaches, error budgets / alerts / gates, non-production
+environments, findings, waivers, reconciliation, extra tables, strategy comparison,
+anomalies; methodology with the SLOs in force; evidence manifest.  Every page has a
+"Page X of Y" footer.
 
 The figures JSON is embedded as the attachment ``figures.json`` and the whole file is
 then PAdES-signed; the result is written atomically.  Only the built-in Helvetica and
@@ -43,11 +45,12 @@ from reportlab.platypus import (
 
 from ..audit.signing import FIGURES_ATTACHMENT, Signer, atomic_write_bytes, sign_pdf
 from ..progress import Progress, step
+from .excel import NONPROD_SHEET
 from .model import Column, ReportModel, ReportTable, TrendPoint, format_cell
 
 __all__ = ["render_pdf", "build_pdf_bytes", "embed_figures", "embed_attachment",
            "checkpoint_json", "DEMO_BANNER", "FINDINGS_LIMIT", "TABLE_LIMIT", "DETAIL_LIMIT",
-           "CHECKPOINT_ATTACHMENT"]
+           "NONPROD_LIMIT", "CHECKPOINT_ATTACHMENT"]
 
 #: the signed ledger checkpoint, embedded beside figures.json when the model has one
 CHECKPOINT_ATTACHMENT = "checkpoint.json"
@@ -60,6 +63,11 @@ TABLE_LIMIT = 3000
 #: rows shown of the per-item lists (clock breaches, error budgets, stopped candidates);
 #: the full lists are in figures.json and the Excel workbook
 DETAIL_LIMIT = 1000
+#: rows shown of each non-production table; all rows are on the Excel sheet
+#: "Non-production" and in figures.json
+NONPROD_LIMIT = 40
+#: points per character of a Column.width in compact tables (7 pt Helvetica + padding)
+_COMPACT_PT = 5.6
 _CHUNK = 200  # rows per platypus Table (long single tables split slowly)
 
 PAGE = landscape(A4)
@@ -198,10 +206,17 @@ def _table_style(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> T
     return TableStyle(cmds)
 
 
+def _compact_width(columns: Sequence[Column]) -> float:
+    """The width a table needs rather than the whole frame (narrow tables stay narrow)."""
+    return min(FRAME_WIDTH, _COMPACT_PT * sum(c.width for c in columns))
+
+
 def _table_flowables(table: ReportTable, st: dict[str, ParagraphStyle], *,
-                     limit: int = TABLE_LIMIT, width: float = FRAME_WIDTH) -> list[Flowable]:
+                     limit: int = TABLE_LIMIT, width: float = FRAME_WIDTH,
+                     sheet: str | None = None) -> list[Flowable]:
     """A report table as platypus Tables of at most ``_CHUNK`` rows each, with the
-    header repeated on every page, and a note when rows were left out."""
+    header repeated on every page, and a note when rows were left out (naming the
+    Excel ``sheet`` that has them all, when given)."""
     if not table.rows:
         return [Paragraph(escape(table.empty_text), st["body"])]
     widths = _col_widths(table.columns, width)
@@ -217,9 +232,10 @@ def _table_flowables(table: ReportTable, st: dict[str, ParagraphStyle], *,
     if len(table.rows) > len(shown):
         more = len(table.rows) - len(shown)
         out.append(Spacer(1, 4))
-        out.append(Paragraph(
-            f"{more:,} more rows are not shown here ({len(table.rows):,} in all); the full list "
-            f"is in the embedded {FIGURES_ATTACHMENT} and in the Excel workbook.", st["note"]))
+        where = (f"on the Excel sheet '{sheet}'" if sheet else "in the Excel workbook")
+        out.append(Paragraph(escape(
+            f"{more:,} more rows are not shown here ({len(table.rows):,} in all): all of "
+            f"them are {where} and in the embedded {FIGURES_ATTACHMENT}."), st["note"]))
     return out
 
 
@@ -412,7 +428,11 @@ def _headline_text(model: ReportModel) -> str:
         + (f" {_count(h['clock_breaches'], 'per-item clock breach', 'per-item clock breaches')}, "
            f"{_count(h['alerts'], 'alert')} that would have fired, "
            f"{_count(h['gates_stopped'], 'candidate')} stopped by promotion gates."
-           if "alerts" in h else ""))
+           if "alerts" in h else "")
+        + (f" {_count(h['breaches_linked'], 'breach', 'breaches')} linked to incidents."
+           if "breaches_linked" in h else "")
+        + (f" {_count(h['blocked_candidates'], 'release candidate')} blocked by an "
+           "unavailable test environment." if "blocked_candidates" in h else ""))
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -431,13 +451,63 @@ def _section(title: str, st: dict[str, ParagraphStyle]) -> list[Flowable]:
 
 
 def _titled(table: ReportTable, st: dict[str, ParagraphStyle], *,
-            limit: int = TABLE_LIMIT) -> list[Flowable]:
+            limit: int = TABLE_LIMIT, compact: bool = False,
+            sheet: str | None = None) -> list[Flowable]:
     """A subsection: the table's title, its note, and the table."""
     out: list[Flowable] = [Paragraph(escape(table.title), st["h2"])]
     if table.note:
         out.append(Paragraph(escape(table.note), st["note"]))
         out.append(Spacer(1, 3))
-    return out + _table_flowables(table, st, limit=limit)
+    width = _compact_width(table.columns) if compact else FRAME_WIDTH
+    body = _table_flowables(table, st, limit=limit, width=width, sheet=sheet)
+    if len(table.rows) <= 12:     # a short table stays with its title
+        return [KeepTogether(out + body)]
+    return out + body
+
+
+def _noted(table: ReportTable, st: dict[str, ParagraphStyle], **kw: Any) -> list[Flowable]:
+    """A section's table without a title of its own: its note (if any), then the table."""
+    out: list[Flowable] = []
+    if table.note:
+        out += [Paragraph(escape(table.note), st["note"]), Spacer(1, 3)]
+    return out + _table_flowables(table, st, **kw)
+
+
+def _nonprod_flowables(model: ReportModel, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The non-production tables, compact, at most :data:`NONPROD_LIMIT` rows each; one
+    line when none of the analyses was run."""
+    texts = {t.empty_text for t in model.nonprod}
+    if not model.nonprod or (len(texts) == 1 and not any(t.rows for t in model.nonprod)
+                             and "not run" in next(iter(texts))):
+        return [Paragraph(escape(next(iter(texts), "No non-production analyses.")), st["body"])]
+    out: list[Flowable] = [Paragraph(escape(
+        "Test-environment availability in sprint critical windows, release candidates "
+        "blocked by an unavailable environment, data masking and synthetic-data delays, "
+        "environment contention and reservations, the pipeline critical path, and breaches "
+        f"linked to incidents. Long tables show their first {NONPROD_LIMIT} rows; the Excel "
+        f"sheet '{NONPROD_SHEET}' has every row."), st["note"])]
+    for table in model.nonprod:
+        out += _titled(table, st, limit=NONPROD_LIMIT, compact=True, sheet=NONPROD_SHEET)
+    return out
+
+
+def _extra_flowables(model: ReportModel, st: dict[str, ParagraphStyle],
+                     num: _Numbering) -> list[Flowable]:
+    """Extra tables: one numbered section each, or one per run of tables sharing a
+    ``section`` (each of them a subsection)."""
+    out: list[Flowable] = []
+    current = None
+    for extra in model.extra_tables:
+        if extra.section:
+            if extra.section != current:
+                out += _section(num(extra.section), st)
+                current = extra.section
+            out += _titled(extra, st)
+            continue
+        current = None
+        out += _section(num(extra.title), st)
+        out += _noted(extra, st)
+    return out
 
 
 class _Numbering:
@@ -484,21 +554,15 @@ def _story(model: ReportModel, demo: bool) -> list[Flowable]:
     story += (_titled(model.error_budgets, st, limit=DETAIL_LIMIT)
               + _small_table(model.alert_summary, st))
     story += _titled(model.alerts, st) + _titled(model.gates, st, limit=DETAIL_LIMIT)
+    story += _section(num("Non-production environments"), st) + _nonprod_flowables(model, st)
     story += _section(num("Findings"), st) + _table_flowables(model.findings, st,
                                                               limit=FINDINGS_LIMIT)
     story += _titled(model.perception, st)
-    story += _section(num("Waivers"), st) + _table_flowables(model.waivers, st)
+    story += _section(num("Waivers"), st) + _noted(model.waivers, st)
     story += _section(num("Reconciliation"), st) + _table_flowables(model.reconciliation, st)
-    for extra in model.extra_tables:
-        story += _section(num(extra.title), st)
-        if extra.note:
-            story.append(Paragraph(escape(extra.note), st["note"]))
-        story += _table_flowables(extra, st)
+    story += _extra_flowables(model, st, num)
     story += _section(num("Strategy comparison"), st) + _strategy_flowables(model, st)
-    story += _section(num("Anomalies"), st)
-    if model.anomalies.note:
-        story.append(Paragraph(escape(model.anomalies.note), st["note"]))
-    story += _table_flowables(model.anomalies, st)
+    story += _section(num("Anomalies"), st) + _noted(model.anomalies, st)
     story += [PageBreak(), Paragraph(num("Methodology"), st["h1"])]
     for sec in model.methodology:
         story.append(Paragraph(escape(sec.heading), st["h2"]))

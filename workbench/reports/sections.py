@@ -1,5 +1,6 @@
 """Report sections beyond compliance: per-item SLA clocks, error budgets, alerts,
-promotion gates, strategy comparison, anomalies, waivers and perception gaps.
+promotion gates, non-production environments, strategy comparison, anomalies,
+waivers and perception gaps.
 
 Each builder turns an engine frame (or a statistics result, duck-typed through its
 ``to_dict()`` / ``records()``) into a :class:`~.model.ReportTable` with a fixed
@@ -31,6 +32,8 @@ __all__ = [
     "empty_table",
     "error_budget_table",
     "gate_table",
+    "NONPROD_TABLES",
+    "nonprod_tables",
     "perception_table",
     "strategy_tables",
     "waiver_table",
@@ -147,6 +150,80 @@ SECTION_SPECS: dict[str, tuple[str, list, str]] = {
         _col("review_due", "Review due", "time", 13), _col("review_overdue", "Review overdue", "bool", 7),
         _col("justification", "Justification", width=30),
     ], "No waiver is on record."),
+    # ---- issue 9: non-production environments (workbench.nonprod, Results.nonprod)
+    "np_availability": ("Test-environment availability in sprint critical windows", [
+        _col("sprint", "Sprint", width=14), _col("environment", "Environment", width=10),
+        _col("window_start", "Window start (UTC)", "time", 14),
+        _col("window_end", "Window end (UTC)", "time", 14),
+        _col("window_h", "Window", "hours", 9), _col("down_h", "Down", "hours", 9),
+        _col("availability", "Availability", "ratio", 9), _col("outages", "Outages", "int", 7),
+        _col("services_down", "Services down", width=26),
+    ], "The sprint calendar has no sprint."),
+    "np_blocked": ("Release candidates blocked by an unavailable test environment", [
+        _col("attempted_at", "Attempted (UTC)", "time", 14),
+        _col("deployment_id", "Deployment", width=12), _col("service", "Service", width=14),
+        _col("environment", "Environment", width=10), _col("version", "Version", width=8),
+        _col("status", "Status", width=9), _col("outage_service", "Outage of", width=14),
+        _col("outage_start", "Outage start (UTC)", "time", 14),
+        _col("outage_end", "Outage end (UTC)", "time", 14),
+        _col("planned", "Planned", "bool", 7), _col("sprint", "Critical window of", width=12),
+    ], "No release candidate was attempted while its test environment was down."),
+    "np_masking": ("Data masking and synthetic-data stages: lead time with and without them", [
+        _col("environment", "Environment", width=11),
+        _col("deployments", "Deployments", "int", 9),
+        _col("with_data_prep", "With data prep", "int", 9),
+        _col("lead_time_p50_h", "Lead time p50", "hours", 10),
+        _col("lead_time_without_p50_h", "p50 without", "hours", 10),
+        _col("lead_time_p90_h", "Lead time p90", "hours", 10),
+        _col("lead_time_without_p90_h", "p90 without", "hours", 10),
+        _col("lead_time_mean_h", "Mean", "hours", 10),
+        _col("lead_time_without_mean_h", "Mean without", "hours", 10),
+        _col("data_prep_h", "Data prep total", "hours", 11),
+        _col("data_prep_share", "Share of lead time", "ratio", 9),
+    ], ("Not computed: no successful deployment has a pipeline run with stage records and a "
+        "first commit time.")),
+    "np_contention": ("Environment contention: queueing delay and lead time cost", [
+        _col("environment", "Environment", width=11),
+        _col("deployments", "Deployments", "int", 9),
+        _col("contended", "Overlapping (waited)", "int", 10),
+        _col("queue_h", "Queueing delay total", "hours", 12),
+        _col("queue_p90_h", "Queueing p90", "hours", 10),
+        _col("lead_time_h", "Lead time total", "hours", 13),
+        _col("cost_share", "Lead time cost", "ratio", 9),
+    ], "Not computed: no deployment has both a start and a finish time."),
+    "np_peaks": ("Environment contention: peak periods", [
+        _col("environment", "Environment", width=11),
+        _col("bucket", "Period start (UTC)", "time", 14),
+        _col("deployments", "Deployments", "int", 9),
+        _col("contended", "Overlapping (waited)", "int", 10),
+        _col("queue_h", "Queueing delay", "hours", 11),
+        _col("max_concurrent", "Max concurrent", "int", 9),
+    ], "No deployment waited for its environment: no peak period."),
+    "np_reservations": ("Environment reservation violations", [
+        _col("started_at", "Started (UTC)", "time", 14),
+        _col("deployment_id", "Deployment", width=12), _col("service", "Service", width=14),
+        _col("team", "Team", width=10), _col("environment", "Environment", width=10),
+        _col("reservation_id", "Reservation", width=10),
+        _col("reserved_by", "Reserved by", width=12),
+        _col("reserved_start", "Reserved from (UTC)", "time", 14),
+        _col("reserved_end", "Reserved to (UTC)", "time", 14),
+        _col("overlap_h", "Overlap", "hours", 8),
+    ], "No deployment overlapped a reservation of another service or team."),
+    "np_drivers": ("Pipeline critical path: lead time drivers", [
+        _col("stage", "Stage", width=26), _col("runs", "Runs", "int", 8),
+        _col("critical_h", "On the critical path", "hours", 12),
+        _col("mean_share", "Mean share of a run", "ratio", 10),
+        _col("share_of_total", "Share of all runs", "ratio", 10),
+    ], "Not computed: no pipeline stage records were imported."),
+    "np_breach_links": ("Breaches linked to incidents", [
+        _col("slo", "SLO", width=18), _col("service", "Service", width=14),
+        _col("environment", "Environment", width=10), _col("period", "Period", width=8),
+        _col("incident_id", "Incident", width=12), _col("incident_source", "Source", width=9),
+        _col("severity", "Sev", "int", 4), _col("opened_at", "Opened (UTC)", "time", 14),
+        _col("relation", "Relation", width=8),
+        _col("lag_h", "Opened after breach end", "hours", 11),
+        _col("incident_service", "Incident service", width=14),
+    ], "No breach has an incident of its environment within the link window."),
     "perception": ("Perception gaps: SLA figures vs stakeholder scores", [
         _col("period", "Quarter", width=8), _col("service", "Service", width=14),
         _col("team", "Team", width=10), _col("score", "Score", "float", 6),
@@ -394,3 +471,115 @@ def perception_table(gaps: pl.DataFrame | None):
     rows.sort(key=lambda r: _key(r["period"], r["service"]))
     return _table("perception", rows)
 
+
+
+# --------------------------------------------------------------------------- non-production
+
+#: the non-production tables, in report order, with the key of ``Results.nonprod`` each
+#: one shows
+NONPROD_TABLES: tuple[tuple[str, str], ...] = (
+    ("np_availability", "nonprod_availability"),
+    ("np_blocked", "blocked_candidates"),
+    ("np_masking", "masking_lead_time"),
+    ("np_contention", "contention"),
+    ("np_peaks", "contention_peaks"),
+    ("np_reservations", "reservation_violations"),
+    ("np_drivers", "lead_time_drivers"),
+    ("np_breach_links", "breach_incidents"),
+)
+
+#: what an analysis missing from ``Results.nonprod`` lacked (one line each)
+_NONPROD_MISSING = {
+    "nonprod_availability": "Not computed: no sprint calendar was given (option --sprints), "
+                            "so there are no sprint critical windows.",
+    "reservation_violations": "Not checked: no environment reservation calendar was given "
+                              "(option --reservations).",
+}
+_NONPROD_NOT_RUN = "Not computed: the non-production analyses were not run for this report."
+
+#: row order of each table (all tables are sorted, so the rows do not depend on the
+#: analyses' frame order)
+_NONPROD_ORDER = {
+    "np_availability": ("window_start", "sprint", "environment"),
+    "np_blocked": ("attempted_at", "deployment_id", "outage_start", "outage_service"),
+    "np_masking": ("environment",),
+    "np_contention": ("environment",),
+    "np_peaks": ("environment", "bucket"),
+    "np_reservations": ("started_at", "deployment_id", "reservation_id"),
+    "np_breach_links": ("slo", "service", "environment", "period", "opened_at",
+                        "incident_source", "incident_id"),
+}
+
+
+def _nonprod_note(name: str, settings: dict[str, Any] | None, nonprod: Any) -> str:
+    envs = ", ".join(settings["environments"]) if settings else None
+    if name == "np_availability" and envs:
+        return (f"Test environments {envs}; the critical window of a sprint is its last "
+                f"{settings['critical_window_working_days']} working days.")
+    if name == "np_blocked":
+        text = (f"Deployments to {envs or 'the test environments'} attempted during an "
+                "outage of the same service there.")
+        if "nonprod_availability" not in nonprod:
+            text += " Without a sprint calendar the critical-window column stays empty."
+        return text
+    if name == "np_masking" and settings:
+        return (f"Stages matching {settings['masking_stage_regex']!r}; lead time in hours, "
+                "successful deployments with a pipeline run; percentiles linear.")
+    if name == "np_contention":
+        return ("Overlapping: deployments that started while an earlier one to the same "
+                "environment was still running, and waited for it. Lead time cost: queueing "
+                "delay / lead time of the deployments with a first commit time.")
+    if name == "np_peaks" and settings:
+        return (f"Per environment, the {settings['contention_bucket']} period(s) with the most "
+                "queueing delay.")
+    if name == "np_drivers":
+        return ("Critical-path time per stage summed over pipeline runs; '(between stages)' is "
+                "time no stage covered.")
+    if name == "np_breach_links" and settings:
+        window = settings["breach_incident_window"].total_seconds() / 3600
+        return (f"Incidents of the breach's environment (and service) overlapping the breach "
+                f"span or opened up to {window:g} h after it ('follows', with the lag in "
+                "hours). A breach of a period spans the period up to the breach instant.")
+    return ""
+
+
+def nonprod_tables(nonprod: dict[str, pl.DataFrame] | None, *,
+                   policy: Any | None = None) -> list[ReportTable]:
+    """The non-production tables of ``Results.nonprod`` (see :data:`NONPROD_TABLES`).
+    An analysis missing from ``nonprod`` (no sprint calendar, no reservations, or
+    ``nonprod`` empty: not run) gives an empty table whose text says so; ``policy``
+    adds the ``[nonprod]`` settings to the notes."""
+    nonprod = nonprod or {}
+    settings = None
+    if policy is not None:
+        from ..nonprod.settings import nonprod_settings
+
+        settings = nonprod_settings(policy)
+    out = []
+    for name, key in NONPROD_TABLES:
+        table = empty_table(name)
+        if not nonprod:
+            table.empty_text = _NONPROD_NOT_RUN
+            out.append(table)
+            continue
+        if key not in nonprod:
+            table.empty_text = _NONPROD_MISSING.get(key, _NONPROD_NOT_RUN)
+            out.append(table)
+            continue
+        df = nonprod[key]
+        if name == "np_peaks" and _has(df, "is_peak"):
+            df = df.filter(pl.col("is_peak"))
+        rows = _rows(df, [c.key for c in table.columns])
+        if name == "np_breach_links":      # a lag only means something after the breach
+            for r in rows:
+                if r["relation"] != "follows":
+                    r["lag_h"] = None
+        order = _NONPROD_ORDER.get(name)
+        if order:
+            rows.sort(key=lambda r: _key(*(r[k] for k in order)))
+        elif name == "np_drivers":     # largest first
+            rows.sort(key=lambda r: _key(-(r["critical_h"] or 0.0), r["stage"]))
+        table.rows = rows
+        table.note = _nonprod_note(name, settings, nonprod)
+        out.append(table)
+    return out
