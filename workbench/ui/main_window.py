@@ -114,7 +114,9 @@ class MainWindow(QMainWindow):
     ``reportVerified(list)`` with ``(path, ok, messages)`` per report file;
     ``verified(list)`` with the workspace verification lines; ``imported(list)``
     with ImportReports; ``sampled(object)`` with an AttributeSample;
-    ``drilled(object)`` with a drill-down dialog; ``task_failed(str)`` and
+    ``drilled(object)`` with a drill-down dialog; ``viewSaved(object)`` /
+    ``viewLoaded(object)`` with a :class:`~workbench.workspace.views.SavedView`;
+    ``task_failed(str)`` and
     ``task_cancelled(str)`` mirror the runner.
     """
 
@@ -125,6 +127,8 @@ class MainWindow(QMainWindow):
     imported = Signal(list)
     sampled = Signal(object)
     drilled = Signal(object)
+    viewSaved = Signal(object)
+    viewLoaded = Signal(object)
     workspace_changed = Signal(str)
     task_failed = Signal(str)
     task_cancelled = Signal(str)
@@ -148,6 +152,7 @@ class MainWindow(QMainWindow):
         self.wizard: Any = None
         self.policy_editor: Any = None
         self.export_dialog: Any = None
+        self.view_dialog: Any = None
 
         self.runner = TaskRunner(self, dialog_parent=self)
         self.runner.finished.connect(self._task_finished)
@@ -215,6 +220,9 @@ class MainWindow(QMainWindow):
         e = self.views.get("evidence")
         if e is not None:
             e.verifyRequested.connect(self.verify_workspace)
+        x = self.views.get("executive")
+        if x is not None and hasattr(x, "governanceChanged"):
+            x.governanceChanged.connect(self._governance_changed)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -254,6 +262,16 @@ class MainWindow(QMainWindow):
             m.addAction(a)
             self.view_actions[name] = a
         self.view_actions[VIEW_NAMES[0]].setChecked(True)
+        m.addSeparator()
+        self.save_view_action = self._action(
+            "&Save view…", self.open_save_view_dialog, "Ctrl+Shift+S",
+            "Save the dashboard filters, the view shown and the time zone as a named view "
+            "(each save adds a version)")
+        self.load_view_action = self._action(
+            "&Load view…", self.open_load_view_dialog, "Ctrl+Shift+L",
+            "Show a saved view, any of its versions")
+        m.addAction(self.save_view_action)
+        m.addAction(self.load_view_action)
         m.addSeparator()
         self.tz_menu = m.addMenu("Display &time zone")
         self.tz_menu.aboutToShow.connect(self._fill_tz_menu)
@@ -586,6 +604,13 @@ class MainWindow(QMainWindow):
             f"Recomputed {r.metrics.height:,} figures from {outcome.evidence_files} evidence files", 8000)
         self.recomputed.emit(outcome)
 
+    def _governance_changed(self, action: str, record: dict) -> None:
+        """A waiver or RCA changed: approved waivers exempt breaches and RCAs change
+        findings, so the figures are recomputed."""
+        what = record.get("waiver_id") or record.get("rca_id") or ""
+        self.statusBar().showMessage(f"{what}: {action.replace('_', ' ')} recorded; recomputing", 8000)
+        self.recompute()
+
     # ---- import -------------------------------------------------------------
     def import_paths(self, paths: list[str | Path]) -> None:
         """Import files or folders off the GUI thread (no preview), then recompute."""
@@ -800,6 +825,109 @@ class MainWindow(QMainWindow):
         self.policy_editor = ed
         ed.show()
         return ed
+
+    # ---- saved views (View > Save view… / Load view…) --------------------------------------
+    def current_view_state(self) -> dict[str, Any]:
+        """What a saved view keeps: the dashboard (overview) filters, the view shown and
+        the display time zone -- :func:`workbench.workspace.views.save_view`'s arguments."""
+        f = dict(self.views["overview"].filters()) if "overview" in self.views else {}
+        shown = self.stack.currentWidget()
+        return {"filters": {k: v for k, v in f.items() if v is not None and v != ""},
+                "view": getattr(shown, "name", None), "display_tz": display_timezone_name()}
+
+    def save_current_view(self, name: str, note: str | None = None) -> Any:
+        """Save the current filters as the next version of ``name`` (recorded in the
+        access log); returns the SavedView."""
+        from ..workspace.views import save_view
+
+        if self.ws is None:
+            raise WorkbenchError("no workspace is open")
+        sv = save_view(self.ws, name, note=note, **self.current_view_state())
+        self.statusBar().showMessage(f"Saved view {sv.name!r} version {sv.version}", 8000)
+        self.viewSaved.emit(sv)
+        return sv
+
+    def apply_saved_view(self, sv: Any) -> list[str]:
+        """Show a saved view: its filters on the dashboard, its time zone and view.
+        Returns what could not be applied (a team this workspace does not have, ...)."""
+        problems: list[str] = []
+        if sv.display_tz and sv.display_tz != display_timezone_name():
+            try:
+                self.set_display_timezone(sv.display_tz)
+            except Exception as exc:  # noqa: BLE001 - an unknown zone on this machine
+                problems.append(f"time zone {sv.display_tz}: {exc}")
+        ov = self.views.get("overview")
+        f = sv.filters
+        if ov is not None:
+            wanted = {"environment": f.get("environment"), "team": f.get("team"),
+                      "tier": f.get("tier"), "period_kind": f.get("period_kind"),
+                      "text": f.get("text", ""), "slo_only": bool(f.get("slo_only", False))}
+            for key, value in wanted.items():
+                if value is None and key in ("environment", "period_kind"):
+                    continue
+                try:
+                    ov.set_filter(**{key: value})
+                except ValueError as exc:
+                    problems.append(str(exc))
+            for key in ("service", "metric", "period"):
+                if f.get(key) is not None:
+                    problems.append(f"{key} {f[key]!r} has no filter on the dashboard")
+        if sv.view and sv.view in self.views:
+            self.show_view(sv.view)
+        msg = f"Showing view {sv.name!r} version {sv.version}"
+        self.statusBar().showMessage(msg + (f"; not applied: {'; '.join(problems)}" if problems else ""),
+                                     10_000)
+        self.viewLoaded.emit(sv)
+        return problems
+
+    def load_saved_view(self, name: str, version: int | None = None) -> Any:
+        from ..workspace.views import load_view
+
+        if self.ws is None:
+            raise WorkbenchError("no workspace is open")
+        sv = load_view(self.ws, name, version)
+        self.apply_saved_view(sv)
+        return sv
+
+    def open_save_view_dialog(self) -> Any:
+        from ..workspace.views import list_views
+        from .dialogs import SaveViewDialog, describe_view_state
+
+        if self.ws is None:
+            return None
+        st = self.current_view_state()
+        dlg = SaveViewDialog(list_views(self.ws), describe_view_state(**st), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self._save_view_from(dlg))
+        self.view_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _save_view_from(self, dlg: Any) -> None:
+        try:
+            self.save_current_view(**dlg.values())
+        except WorkbenchError as exc:
+            QMessageBox.critical(self, "Cannot save the view", str(exc))
+
+    def open_load_view_dialog(self) -> Any:
+        from ..workspace import views as V
+        from .dialogs import LoadViewDialog
+
+        if self.ws is None:
+            return None
+        ws = self.ws
+        dlg = LoadViewDialog(V.list_views(ws), lambda n: V.view_history(ws, n),
+                             lambda n, a, b: V.diff_views(ws, n, a, b), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self._load_view_from(dlg))
+        self.view_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _load_view_from(self, dlg: Any) -> None:
+        v = dlg.selected_view()
+        if v is not None:
+            self.apply_saved_view(v)
 
     def show_about(self) -> None:
         box = QMessageBox(QMessageBox.Icon.NoIcon, f"About {APP_TITLE}", about_text(),

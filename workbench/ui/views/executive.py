@@ -7,6 +7,12 @@ heatmaps colour each team's / tier's share from red to green; the trend plots th
 share per tier over the periods; the top risks are the services with breaches past
 their grace period that no waiver covers, most recent and most critical first.
 Waiver counts come from the waivers table as of the latest event in the evidence.
+
+The waivers and RCA records are editable below (:class:`~.governance.GovernancePanel`):
+request, approve, reject, revoke and review a waiver, record and complete an RCA --
+through the same governance functions as ``workbench waivers`` / ``workbench rca``.
+A change asks the window to recompute (``governanceChanged``), since approved
+waivers exempt breaches.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -31,6 +37,7 @@ from ..models import heat_colour
 from ..theme import BAD, GOOD, WARN, category
 from ..widgets import FrameTable, KpiCard, ThemedPlot
 from .base import View
+from .governance import GovernancePanel
 
 __all__ = ["ExecutiveView", "slo_evaluations", "compliance_matrix", "top_risks", "waiver_counts"]
 
@@ -130,7 +137,10 @@ class ExecutiveView(View):
 
     name = "executive"
     title = "Executive"
-    tooltip = "Compliance by tier and team, trend, top risks and waivers (CIO)"
+    tooltip = "Compliance by tier and team, trend, top risks, waivers and RCAs (CIO)"
+
+    #: a waiver or RCA was changed: (action, record)
+    governanceChanged = Signal(str, dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,9 +170,9 @@ class ExecutiveView(View):
         self.risk_table = FrameTable(columns=RISK_COLUMNS, headers=RISK_HEADERS, max_column_width=260,
                                      export_name="top-risks.csv")
         self.risk_table.rowActivated.connect(self._drill_risk)
-        self.waiver_table = FrameTable(max_column_width=300, export_name="waivers.csv",
-                                       columns=["waiver_id", "service", "slo", "status", "valid_from",
-                                                "valid_to", "review_due", "risk", "reason"])
+        self.governance = GovernancePanel()
+        self.governance.changed.connect(self.governanceChanged.emit)
+        self.waiver_table = self.governance.waiver_table
 
         team_box = QGroupBox("Compliance by team")
         QVBoxLayout(team_box).addWidget(self.team_table)
@@ -170,8 +180,10 @@ class ExecutiveView(View):
         QVBoxLayout(tier_box).addWidget(self.tier_table)
         risk_box = QGroupBox("Top risks: breaches past grace not covered by a waiver")
         QVBoxLayout(risk_box).addWidget(self.risk_table)
-        waiver_box = QGroupBox("Waivers")
-        QVBoxLayout(waiver_box).addWidget(self.waiver_table)
+        waiver_box = QGroupBox("Waivers and root cause analyses")
+        wl = QVBoxLayout(waiver_box)
+        wl.setContentsMargins(4, 4, 4, 4)
+        wl.addWidget(self.governance)
 
         upper = QSplitter(Qt.Orientation.Horizontal)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -184,11 +196,11 @@ class ExecutiveView(View):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(risk_box)
         lower.addWidget(waiver_box)
-        lower.setSizes([760, 640])
+        lower.setSizes([600, 800])
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(upper)
         self.splitter.addWidget(lower)
-        self.splitter.setSizes([520, 300])
+        self.splitter.setSizes([440, 380])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(cards)
@@ -204,8 +216,7 @@ class ExecutiveView(View):
         risks = top_risks(results)
         self.risk_table.set_frame(risks)
         waivers = self.outcome.tables.get("waivers") if self.outcome is not None else None
-        self.waiver_table.set_frame(waivers if waivers is not None and waivers.height
-                                    else pl.DataFrame(schema={"waiver_id": pl.String}))
+        self.governance.set_outcome(self.outcome)
         # cards
         if ev.height:
             latest = max(ev["period"].unique().to_list())
@@ -291,3 +302,11 @@ class ExecutiveView(View):
     def _drill_risk(self, row: int) -> None:
         r = self.risk_table.model_.row_dict(row)
         self.drill(service=r["service"], environment="production", period=r["latest"])
+
+    # ---- governance -----------------------------------------------------------------------
+    def prepare_screenshot(self) -> None:
+        """Read the registry now (a screenshot shows it complete)."""
+        self.governance.refresh_now()
+
+    def shutdown(self) -> None:
+        self.governance.shutdown()

@@ -5,8 +5,10 @@ Four plots share the month axis: deployment frequency per week, lead time p90
 (solid) and median (dashed), and deployment success rate, one line per environment;
 and the pipeline's stage breakdown (median duration of each stage of the
 production pipelines, with the p90 as a whisker).  Below, the promotion gates as
-evaluated on the history.  Clicking a month on a line plot opens the deployments
-of that environment and month.
+evaluated on the history, next to the non-production analyses of the recompute
+(sprint-window availability and blocked candidates, data-masking delay, environment
+contention, breach -> incident links: :class:`~.nonprod.NonProdPanel`).  Clicking a
+month on a line plot opens the deployments of that environment and month.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QSplitter,
@@ -32,6 +33,7 @@ from ...engine import Results
 from ..theme import BAD, GOOD, WARN, category
 from ..widgets import FrameTable, KpiCard, ThemedPlot, fmt_h, fmt_pct, period_edges, period_mids
 from .base import View
+from .nonprod import NonProdPanel
 
 __all__ = ["ReleaseView", "monthly_by_environment", "stage_breakdown", "gate_summary"]
 
@@ -123,6 +125,11 @@ class _MonthPlot(ThemedPlot):
     def set_series(self, months: list[str], series: dict[str, np.ndarray],
                    dashed_series: dict[str, np.ndarray] | None = None, scale: float = 1.0) -> None:
         self.months = months
+        # an environment without a single value (no lead time known) draws nothing: an
+        # all-NaN curve with symbols makes pyqtgraph's bounds warn
+        series = {k: v for k, v in series.items() if np.isfinite(v).any()}
+        if dashed_series is not None:
+            dashed_series = {k: v for k, v in dashed_series.items() if np.isfinite(v).any()}
         x = period_mids(months)
         for env in list(self.curves):
             if env not in series:
@@ -150,6 +157,9 @@ class _MonthPlot(ThemedPlot):
                         connect="finite")
                 else:
                     self.dashed_curves[env].setData(x=x, y=yd)
+        for env in [k for k in self.dashed_curves if dashed_series is None or k not in dashed_series]:
+            c = self.dashed_curves.pop(env)
+            self.plot_item.removeItem(c)
         e = period_edges(months)
         if len(e):
             self.plot_item.setXRange(e[0], e[-1], padding=0.01)
@@ -241,12 +251,14 @@ class ReleaseView(View):
                                                "passed": "Passed", "stopped": "Stopped",
                                                "bypassed": "Emergency bypass",
                                                "insufficient_history": "Too little history"})
-        gates_box = QGroupBox("Promotion gates (evaluated on the history)")
-        QVBoxLayout(gates_box).addWidget(self.gates_table)
+        self.nonprod = NonProdPanel()
+        self.bottom_tabs = self.nonprod
+        self.nonprod.insertTab(0, self.gates_table, "Promotion gates")
+        self.nonprod.setCurrentIndex(0)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(plots)
-        self.splitter.addWidget(gates_box)
-        self.splitter.setSizes([640, 120])
+        self.splitter.addWidget(self.nonprod)
+        self.splitter.setSizes([560, 220])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(bar)
@@ -267,6 +279,7 @@ class ReleaseView(View):
         self.team_combo.setCurrentIndex(max(0, self.team_combo.findData(prev)))
         self.team_combo.blockSignals(False)
         self.gates_table.set_frame(gate_summary(results))
+        self.nonprod.set_results(results)
         self._update()
 
     def set_team(self, team: str | None) -> None:
