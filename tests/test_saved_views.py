@@ -119,3 +119,35 @@ def test_unknown_document_format_is_refused_not_misread(ws):
         load_view(ws, "v")
     assert "format 99" in str(ei.value)
     assert 1 in LOADERS
+
+
+def test_cli_views_save_list_show_diff(tmp_path, capsys):
+    import json
+
+    from workbench.cli import main
+
+    from .conftest import HANDMADE
+
+    ws = str(tmp_path / "ws")
+    assert main(["import", str(HANDMADE), "-w", ws]) == 0
+    assert main(["views", "save", "-w", ws, "weekly", "--filter", "service=pay",
+                 "--filter", "environment=production", "--view", "release"]) == 0
+    assert main(["views", "save", "-w", ws, "weekly", "--filter", "service=shop",
+                 "--filter", "environment=production", "--view", "release", "--tz", "Europe/Berlin"]) == 0
+    capsys.readouterr()
+    assert main(["views", "list", "-w", ws]) == 0
+    assert "weekly: 2 version(s), latest v2" in capsys.readouterr().out
+    out = tmp_path / "d.json"
+    assert main(["views", "diff", "-w", ws, "weekly", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "filters.service: 'pay' -> 'shop'" in text
+    assert {d["key"] for d in json.loads(out.read_text())} == {"filters.service", "display_tz"}
+    assert main(["views", "show", "-w", ws, "weekly", "--version", "1"]) == 0
+    assert "service=pay" in capsys.readouterr().out
+    # an unknown version is bad input naming it, and nothing is written
+    assert main(["views", "show", "-w", ws, "weekly", "--version", "7"]) == 2
+    assert "version 7" in capsys.readouterr().err
+    assert main(["views", "save", "-w", ws, "bad", "--filter", "colour=red"]) == 2
+    capsys.readouterr()
+    assert main(["views", "list", "-w", ws]) == 0
+    assert "bad" not in capsys.readouterr().out

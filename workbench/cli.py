@@ -168,6 +168,42 @@ def cmd_reconcile(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_views(a: argparse.Namespace) -> int:
+    """Saved dashboard views: list, show a version, diff two versions, save a new one."""
+    import json
+
+    from .workspace import views
+
+    with _open_ws(a.workspace, create=False) as ws:
+        if a.action == "list":
+            doc: object = views.list_views(ws)
+            lines = [f"{v['name']}: {v['versions']} version(s), latest v{v['latest']} by "
+                     f"{v['saved_by']} at {v['saved_at']}" for v in doc] or ["no saved views"]
+        elif a.action == "show":
+            if a.all:
+                doc = [v.to_dict() for v in views.view_history(ws, a.name)]
+            else:
+                doc = views.load_view(ws, a.name, a.version).to_dict()
+            items = doc if isinstance(doc, list) else [doc]
+            lines = [f"{v['name']} v{v['version']} ({v['saved_by']}, {v['saved_at']}): view "
+                     f"{v['view'] or '-'}, time zone {v['display_tz'] or 'UTC'}, filters "
+                     + (", ".join(f"{k}={x}" for k, x in sorted(v["filters"].items())) or "none")
+                     for v in items] or [f"no saved view {a.name!r}"]
+        elif a.action == "diff":
+            doc = views.diff_views(ws, a.name, a.a, a.b)
+            lines = [f"{d['key']}: {d['before']!r} -> {d['after']!r}" for d in doc] or ["no differences"]
+        else:
+            saved = views.save_view(ws, a.name, _import_options(a.filter), view=a.view,
+                                    display_tz=a.tz, note=a.note)
+            doc = saved.to_dict()
+            lines = [f"saved {saved.name} v{saved.version}"]
+    print("\n".join(lines))
+    if a.json:
+        _write_atomic(Path(a.json), json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        print(f"wrote {a.json}")
+    return 0
+
+
 def _signer(key: str | None, passphrase: bytes | None = None):
     from .audit.signing import signer_for
 
@@ -584,6 +620,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the teams' record lists (CSV: period, service, team, environment, metric, "
                         "record_id[, role]): list per figure the records missing and extra")
     s.set_defaults(func=cmd_reconcile)
+
+    s = sub.add_parser("views", help="saved dashboard views: every save is a new version")
+    vs = s.add_subparsers(dest="action", required=True)
+    for name, hlp in (("list", "every saved view with its versions"),
+                      ("show", "a saved view (the latest version, --version N, or --all)"),
+                      ("diff", "what changed between two versions of a view"),
+                      ("save", "save filters as the next version of a view")):
+        x = vs.add_parser(name, help=hlp)
+        x.add_argument("--workspace", "-w", required=True)
+        x.add_argument("--json", help="write the answer as JSON")
+        if name != "list":
+            x.add_argument("name")
+        if name == "show":
+            x.add_argument("--version", type=int)
+            x.add_argument("--all", action="store_true", help="every version, oldest first")
+        elif name == "diff":
+            x.add_argument("a", type=int, help="the older version")
+            x.add_argument("b", type=int, nargs="?", help="the newer version (default: the latest)")
+        elif name == "save":
+            x.add_argument("--filter", action="append", metavar="KEY=VALUE",
+                           help="service, team, environment, tier, period, period_kind, metric, "
+                                "text or slo_only (repeatable)")
+            x.add_argument("--view", help="the view shown (sre, release, executive, auditor, ...)")
+            x.add_argument("--tz", help="display time zone (IANA name)")
+            x.add_argument("--note")
+        x.set_defaults(func=cmd_views)
 
     s = sub.add_parser("report", help="write the signed PDF and Excel report")
     s.add_argument("--workspace", "-w", required=True)
