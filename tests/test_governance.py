@@ -20,6 +20,7 @@ from workbench.governance import (
     assess_waiver,
     cancel_maintenance,
     complete_rca,
+    update_rca,
     decommission_proposals,
     engine_tables,
     get_waiver,
@@ -436,6 +437,45 @@ def test_rca_status_records_and_findings(handmade_ws, results, policy):
     with pytest.raises(InputError, match="only an open RCA"):
         complete_rca(ws, "RCA-0001", by="ann")
     assert _snapshot(ws) == before
+
+
+def test_update_rca_records_what_changed(handmade_ws, policy):
+    """An open RCA can be changed field by field; the history keeps before and after;
+    a no-op, a bad item, or a completed RCA are refused and nothing is written."""
+    import json
+
+    from workbench.governance.rca import rca_history
+
+    ws = handmade_ws
+    add_rca(ws, policy, items=["i2"], document="https://wiki/rca/i2", causes=["config drift"],
+            actions=["pin config"], owner="ann", due="2026-08-15", created_by="ann", at=utc(2026, 8, 1))
+    rec = update_rca(ws, policy, "RCA-0001", by="bob", items=["i2", "d5"],
+                     actions=["pin config", "add canary"], owner="bob", note="second failure",
+                     at=utc(2026, 8, 3))
+    assert rec["items"] == "d5; i2" and rec["actions"] == "pin config; add canary"
+    assert rec["owner"] == "bob" and rec["document"] == "https://wiki/rca/i2"
+    assert rec["causes"] == "config drift" and rec["status"] == "open"
+    ev = rca_history(ws, "RCA-0001").filter(pl.col("action") == "updated").row(0, named=True)
+    assert ev["actor"] == "bob" and ev["reason"] == "second failure"
+    assert json.loads(ev["detail"]) == {
+        "actions": [["pin config"], ["pin config", "add canary"]],
+        "items": [["i2"], ["d5", "i2"]], "owner": ["ann", "bob"]}
+    log = [e for e in ws.access_log() if e["action"] == "governance.rca.updated"]
+    assert len(log) == 1
+    from workbench.governance.rca import rca_records
+
+    before, records = _snapshot(ws), rca_records(ws)
+    for kw, text in ((dict(owner="bob"), "nothing to change"),
+                     (dict(items=["nope"]), "neither a deployment id"),
+                     (dict(document=" "), "document")):
+        with pytest.raises(InputError, match=text):
+            update_rca(ws, policy, "RCA-0001", by="bob", **kw)
+    with pytest.raises(InputError, match="unknown RCA"):
+        update_rca(ws, policy, "RCA-0099", by="bob", owner="x")
+    assert _snapshot(ws) == before and rca_records(ws).equals(records)
+    complete_rca(ws, "RCA-0001", by="bob", at=utc(2026, 8, 4))
+    with pytest.raises(InputError, match="only an open RCA can be changed"):
+        update_rca(ws, policy, "RCA-0001", by="bob", owner="carol")
 
 
 # --------------------------------------------------------------------------- post-mortems

@@ -80,6 +80,11 @@ def test_rca_postmortem_sla_and_findings_commands(ws_path, tmp_path, capsys):
                  "https://wiki/rca/1", "--cause", "bad config", "--action", "lint configs",
                  "--owner", "ann", "--due", "2026-12-01"]) == 0
     assert "recorded RCA-0001 covering d4; d5" in capsys.readouterr().out
+    assert main(["rca", "update", "RCA-0001", "-w", ws_path, "--by", "bob", "--owner", "bob",
+                 "--action", "lint configs", "--action", "canary", "--json", str(out)]) == 0
+    assert _json(out)["owner"] == "bob" and _json(out)["actions"] == "lint configs; canary"
+    assert main(["rca", "update", "RCA-0001", "-w", ws_path, "--by", "bob", "--owner", "bob"]) == 2
+    assert "nothing to change" in capsys.readouterr().err
     assert main(["rca", "complete", "RCA-0001", "-w", ws_path, "--by", "ann"]) == 0
     assert main(["rca", "required", "-w", ws_path, "--as-of", "2026-10-20", "--json", str(out)]) == 0
     status = {r["item_id"]: r["status"] for r in _json(out)}

@@ -164,6 +164,15 @@ def test_revoke_review_and_rca_through_the_dialogs(qtbot, handmade_ws_path, make
     assert "not in the policy" in sig.args[0]
     dlg.error_box.close()
     dlg.reject()
+    # edited: the dialog comes filled with the record; the change is stored
+    assert panel.select_row(panel.records_table, "rca_id", rid)
+    dlg = panel.open_dialog("rca_update")
+    assert dlg.values()["items"] == [breach] and dlg.values()["owner"] == "beta.lead"
+    dlg.set_fields(actions=["add canary stage", "schema migration dry run"], by="beta.lead")
+    with qtbot.waitSignal(panel.changed, timeout=TIMEOUT) as sig:
+        qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    assert sig.args[1]["actions"] == "add canary stage; schema migration dry run"
+    assert _row(panel.records_table, "rca_id", rid)["actions"] == sig.args[1]["actions"]
     assert panel.select_row(panel.records_table, "rca_id", rid)
     dlg = panel.open_dialog("rca_complete")
     dlg.set_fields(by="beta.lead", reason="actions agreed")
@@ -175,7 +184,7 @@ def test_revoke_review_and_rca_through_the_dialogs(qtbot, handmade_ws_path, make
         assert recs.height == 1 and recs["status"][0] == "completed"
         actions = [e["action"] for e in ws.access_log()]
         for a in ("governance.waiver.revoked", "governance.waiver.reviewed",
-                  "governance.rca.recorded", "governance.rca.completed"):
+                  "governance.rca.recorded", "governance.rca.updated", "governance.rca.completed"):
             assert a in actions
     _settle(qtbot, win, panel)
 

@@ -93,7 +93,7 @@ from .postmortems import (
     read_attendance_csv,
     record_postmortem,
 )
-from .rca import add_rca, complete_rca, rca_findings, rca_records, rca_status, required_rcas
+from .rca import add_rca, complete_rca, rca_findings, rca_records, rca_status, required_rcas, update_rca
 from .risk import risk_profile
 from .settings import ApprovalRule, GovernanceSettings, governance_settings
 from .store import FINDING_SCHEMA
@@ -130,7 +130,7 @@ __all__ = [
     "request_maintenance", "approve_maintenance", "reject_maintenance", "cancel_maintenance",
     "maintenance_registry", "registry_maintenance",
     # rca and post-mortems
-    "required_rcas", "add_rca", "complete_rca", "rca_records", "rca_status", "rca_findings",
+    "required_rcas", "add_rca", "update_rca", "complete_rca", "rca_records", "rca_status", "rca_findings",
     "postmortems_owed", "record_postmortem", "add_attendance", "read_attendance_csv",
     "postmortem_records", "postmortem_status", "postmortem_findings", "risk_profile",
     # lifecycle

@@ -361,6 +361,12 @@ def cmd_rca(a: argparse.Namespace) -> int:
                             rca_id=a.id)
             print(f"recorded {rec['rca_id']} covering {rec['items']} (due {rec['due']})")
             _write_json(a.json, rec)
+        elif a.action == "update":
+            rec = R.update_rca(ws, _policy(a, ws), a.rca_id, by=a.by, items=a.item,
+                               document=a.document, causes=a.cause, actions=a.action_item,
+                               owner=a.owner, due=a.due, note=a.note)
+            print(f"{rec['rca_id']}: updated")
+            _write_json(a.json, rec)
         elif a.action == "complete":
             rec = R.complete_rca(ws, a.rca_id, by=a.by, note=a.note)
             print(f"{rec['rca_id']}: {rec['status']}")
@@ -390,6 +396,17 @@ def _add_rca(sub: Any) -> None:
     x.add_argument("--due", help="due date (default: rca_due_days from now)")
     x.add_argument("--by")
     x.add_argument("--id")
+    x = s.add_parser("update", help="change an open RCA (only the fields given)")
+    x.add_argument("rca_id")
+    _common(x)
+    x.add_argument("--item", action="append", help="replaces what the RCA covers (repeat)")
+    x.add_argument("--document")
+    x.add_argument("--cause", action="append", help="replaces the causes (repeat)")
+    x.add_argument("--action", dest="action_item", action="append", help="replaces the actions")
+    x.add_argument("--owner")
+    x.add_argument("--due")
+    x.add_argument("--by", required=True)
+    x.add_argument("--note", help="why it changed")
     x = s.add_parser("complete", help="mark an RCA completed")
     x.add_argument("rca_id")
     _common(x, policy=False)

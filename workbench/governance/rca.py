@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from ..policy import Policy
     from ..workspace import Workspace
 
-__all__ = ["required_rcas", "add_rca", "complete_rca", "rca_records", "rca_history",
+__all__ = ["required_rcas", "add_rca", "update_rca", "complete_rca", "rca_records", "rca_history",
            "rca_status", "rca_findings", "breach_item_id"]
 
 KIND = "rca"
@@ -206,6 +206,59 @@ def add_rca(ws: Workspace, policy: Policy | None = None, *, items: list[str], do
                   detail={"items": items, "document": document, "owner": owner,
                           "due": fmt_ts(due_at), "causes": causes, "actions": actions})
     return _one(ws, rid)
+
+
+def update_rca(ws: Workspace, policy: Policy | None = None, rca_id: str = "", *, by: str,
+               items: list[str] | None = None, document: str | None = None,
+               causes: list[str] | str | None = None, actions: list[str] | str | None = None,
+               owner: str | None = None, due: Any = None, note: str | None = None,
+               at: datetime | None = None) -> dict[str, Any]:
+    """Change an open RCA: what it covers, its document, causes, actions, owner or due
+    date (``None`` = unchanged).  The event ``updated`` records each changed field as
+    ``[before, after]``; a completed RCA is final, and a change that changes nothing is
+    refused (nothing is written then)."""
+    policy = _policy(policy)
+    at = at or now()
+    by = _text(by, "by")
+    new: dict[str, Any] = {}
+    if items is not None:
+        new["items"] = _check_items(ws, policy, items)
+    if document is not None:
+        new["document"] = _text(document, "document")
+    if causes is not None:
+        new["causes"] = _list(causes, "causes")
+    if actions is not None:
+        new["actions"] = _list(actions, "actions")
+    if owner is not None:
+        new["owner"] = _text(owner, "owner")
+    if due is not None:
+        new["due"] = fmt_ts(parse_ts(due, "due"))
+    with write(ws) as cur:
+        row = cur.execute("SELECT status, document, causes, actions, owner, due FROM gov_rca "
+                          "WHERE rca_id = ?", (rca_id,)).fetchone()
+        if row is None:
+            raise InputError(f"unknown RCA {rca_id!r}", column="rca_id")
+        if row[0] != "open":
+            raise InputError(f"RCA {rca_id} is {row[0]}; only an open RCA can be changed",
+                             column="rca_id")
+        old: dict[str, Any] = {"document": row[1], "causes": json.loads(row[2]),
+                               "actions": json.loads(row[3]), "owner": row[4], "due": row[5],
+                               "items": [r[0] for r in cur.execute(
+                                   "SELECT item_id FROM gov_rca_items WHERE rca_id = ? "
+                                   "ORDER BY item_id", (rca_id,))]}
+        changed = {k: [old[k], v] for k, v in sorted(new.items()) if old[k] != v}
+        if not changed:
+            raise InputError(f"RCA {rca_id}: nothing to change", column="rca_id")
+        for k, (_, v) in changed.items():
+            if k == "items":
+                cur.execute("DELETE FROM gov_rca_items WHERE rca_id = ?", (rca_id,))
+                cur.executemany("INSERT INTO gov_rca_items VALUES (?,?)", [(rca_id, i) for i in v])
+            else:
+                cur.execute(f"UPDATE gov_rca SET {k} = ? WHERE rca_id = ?",   # k: a fixed column name
+                            (json.dumps(v) if k in ("causes", "actions") else v, rca_id))
+        add_event(ws, cur, KIND, rca_id, "updated", actor=by, at=at, from_status="open",
+                  to_status="open", reason=note, detail=changed)
+    return _one(ws, rca_id)
 
 
 def complete_rca(ws: Workspace, rca_id: str, *, by: str, note: str | None = None,

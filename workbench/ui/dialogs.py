@@ -609,8 +609,14 @@ class RcaDialog(GovernanceDialog):
     ok_text = "Record RCA"
 
     def __init__(self, items: list[str] | None = None, *, owner: str = "", created_by: str = "",
-                 due_days: int | None = None, parent: QWidget | None = None) -> None:
+                 due_days: int | None = None, update_of: str | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: the RCA this dialog changes (``update_rca``), or None for a new one
+        self.update_of = update_of
+        if update_of:
+            self.setWindowTitle(f"Change {update_of}")
+            self.ok_button.setText("Save changes")
         self.items_edit = QLineEdit(", ".join(items or []))
         self.items_edit.setPlaceholderText("breach id slo/service/environment/period, deployment "
                                            "or incident ids (comma separated)")
@@ -632,7 +638,8 @@ class RcaDialog(GovernanceDialog):
         due = QHBoxLayout()
         due.addWidget(self.due_check)
         due.addWidget(self.due_edit)
-        due.addWidget(QLabel(f"(default: {due_days} days from today)" if due_days else ""), 1)
+        due.addWidget(QLabel(f"(default: {due_days} days from today)" if due_days
+                             else "(unchanged)" if update_of else ""), 1)
         self.by_edit = QLineEdit(created_by)
         self.form.addRow("Covers", self.items_edit)
         self.form.addRow("Document", _path_row(self.document_edit, doc_b))
@@ -640,7 +647,7 @@ class RcaDialog(GovernanceDialog):
         self.form.addRow("Actions", self.actions_edit)
         self.form.addRow("Owner", self.owner_edit)
         self.form.addRow("", due)
-        self.form.addRow("Recorded by", self.by_edit)
+        self.form.addRow("Changed by" if update_of else "Recorded by", self.by_edit)
         self.resize(680, 0)
 
     def _browse(self) -> None:
@@ -672,7 +679,8 @@ class RcaDialog(GovernanceDialog):
                 "owner": self.owner_edit.text().strip(),
                 "due": self.due_edit.date().toString("yyyy-MM-dd") if self.due_check.isChecked()
                 else None,
-                "created_by": self.by_edit.text().strip() or None}
+                **({"by": self.by_edit.text().strip()} if self.update_of else
+                   {"created_by": self.by_edit.text().strip() or None})}
 
     def problem(self) -> str:
         v = self.values()
@@ -681,6 +689,8 @@ class RcaDialog(GovernanceDialog):
                            ("owner", "the owner")):
             if not v[key]:
                 return f"Give {label}."
+        if self.update_of and not v["by"]:
+            return "Say who changes it."
         return ""
 
 

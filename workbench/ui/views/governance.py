@@ -60,7 +60,7 @@ STATE_COLOURS = {"requested": WARN, "active": GOOD, "approved": GOOD, "lapsed": 
 
 #: action -> governance function (what ``workbench waivers <action>`` calls)
 WAIVER_ACTIONS = ("request", "approve", "reject", "revoke", "review")
-RCA_ACTIONS = ("rca_add", "rca_complete")
+RCA_ACTIONS = ("rca_add", "rca_update", "rca_complete")
 
 
 # ---- headless: the worker functions ---------------------------------------------------------
@@ -112,6 +112,8 @@ def governance_apply(workspace: str | Path, policy: Any, action: str, values: di
             rec = W.review_waiver(ws, v.pop("waiver_id"), **v)
         elif action == "rca_add":
             rec = R.add_rca(ws, policy, **v)
+        elif action == "rca_update":
+            rec = R.update_rca(ws, policy, v.pop("rca_id"), **v)
         elif action == "rca_complete":
             rec = R.complete_rca(ws, v.pop("rca_id"), **v)
         else:
@@ -209,6 +211,8 @@ class GovernancePanel(QWidget):
         for key, text, tip in (
                 ("rca_add", "Record RCA…", "Record an RCA (document, causes, actions) for the "
                                           "selected breach or failure"),
+                ("rca_update", "Edit RCA…", "Change the selected open RCA: what it covers, "
+                                           "document, causes, actions, owner, due date"),
                 ("rca_complete", "Complete RCA…", "Mark the selected open RCA completed")):
             b = QPushButton(text)
             b.setToolTip(tip)
@@ -344,6 +348,7 @@ class GovernancePanel(QWidget):
             and not w.get("review_outcome"))
         rec = self._selected(self.records_table) if ready else None
         self.buttons["rca_add"].setEnabled(ready)
+        self.buttons["rca_update"].setEnabled(rec is not None and rec.get("status") == "open")
         self.buttons["rca_complete"].setEnabled(rec is not None and rec.get("status") == "open")
 
     def _detail(self) -> None:
@@ -432,6 +437,15 @@ class GovernancePanel(QWidget):
             item = self._selected(self.required_table)
             dlg = D.RcaDialog([item["item_id"]] if item else [], owner=me, created_by=me,
                               due_days=governance_settings(o.policy).rca_due_days, parent=self)
+        elif action == "rca_update":
+            rec = self._selected(self.records_table)
+            if rec is None:
+                return None
+            key = {"rca_id": rec["rca_id"]}
+            dlg = D.RcaDialog(owner=rec["owner"], created_by=me, update_of=rec["rca_id"], parent=self)
+            dlg.set_fields(items=rec["items"], document=rec["document"] or "",
+                           causes=(rec["causes"] or "").split("; "),
+                           actions=(rec["actions"] or "").split("; "))
         elif action == "rca_complete":
             rec = self._selected(self.records_table)
             if rec is None:
