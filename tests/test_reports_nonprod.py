@@ -26,6 +26,7 @@ from workbench.reports.sections import NONPROD_TABLES, nonprod_tables
 from workbench.schema import TS
 
 from .conftest import HANDMADE
+from .test_reports import _pdf_text
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:reportlab.*"),
@@ -36,23 +37,6 @@ pytestmark = [
 def U(mo, d, h=0, mi=0, y=2026):
     return datetime(y, mo, d, h, mi, tzinfo=timezone.utc)
 
-
-def _pdf_text(data: bytes) -> str:
-    """Text drawn on the pages (each line of text is one string in reportlab output)."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
-    chunks, stack = [], [reader.root["/Pages"]]
-    while stack:
-        node = stack.pop(0).get_object()
-        if "/Kids" in node:
-            stack[:0] = list(node["/Kids"])
-            continue
-        contents = node["/Contents"]
-        for stream in contents if isinstance(contents, list) else [contents]:
-            for s in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream.get_object().data):
-                chunks.append(re.sub(rb"\\(.)", rb"\1", s).decode("latin-1"))
-    return " ".join(chunks)
 
 
 def _blocks(path_or_bytes, sheet: str) -> dict[str, list[dict]]:
