@@ -70,9 +70,10 @@ def test_servicenow_change_requests_display_value_all(tmp_path):
     f = tmp_path / "changes.json"
     f.write_text(json.dumps({"result": [rec, second]}, indent=1))
     assert detect(f) == "servicenow"
-    with pytest.raises(InputError, match="--source-tz UTC"):
-        one(f)
-    pf = one(f, source_tz="UTC")
+    # display_value=all: the raw values are UTC (Table API), no --source-tz needed or applied
+    pf = one(f)
+    assert one(f, source_tz="Asia/Singapore").tables["changes"].equals(pf.tables["changes"])
+    assert any("UTC" in n for n in pf.report.notes)
     ch = pf.tables["changes"]
     c = ch.filter(pl.col("change_id") == "CHG0030001").row(0, named=True)
     assert (c["type"], c["approval"], c["service"], c["risk"], c["requested_by"]) == (
@@ -81,6 +82,23 @@ def test_servicenow_change_requests_display_value_all(tmp_path):
     c4 = ch.filter(pl.col("change_id") == "CHG0030004").row(0, named=True)
     assert c4["approval"] == "pending" and c4["approved_at"] is None
     assert pf.report.entity.startswith("ServiceNow change_request")
+
+
+def test_servicenow_display_values_only_still_need_a_zone(tmp_path):
+    rec = {"number": "CHG0030001", "sys_id": "a" * 32, "sys_class_name": "change_request",
+           "type": "normal", "approval": "approved", "approval_set": "2026-07-01 10:00:00",
+           "start_date": "2026-07-01 11:00:00", "end_date": "2026-07-01 13:00:00"}
+    f = tmp_path / "changes.json"
+    f.write_text(json.dumps({"result": [rec]}))
+    with pytest.raises(InputError, match="--source-tz"):
+        one(f)
+    assert one(f, source_tz="Europe/Berlin").tables["changes"]["approved_at"][0] == utc(2026, 7, 1, 8)
+    # one field without its display value: not a display_value=all export
+    both = {k: _dv(v, v) for k, v in rec.items()}
+    both["approval_set"] = "2026-07-01 10:00:00"
+    f.write_text(json.dumps({"result": [both]}))
+    with pytest.raises(InputError, match="--source-tz"):
+        one(f)
 
 
 def test_servicenow_cmdb_ci_raw_csv_and_rejects(tmp_path):
@@ -358,7 +376,7 @@ def test_folder_skips_unrelated_files_with_notes(tmp_path):
 
 def test_sample_data_folder_still_imports_with_notes(tmp_path):
     parsed, notes = parse_paths([ROOT / "sample_data"])
-    assert {p.format for p in parsed} == {"canonical", "servicenow", "reported"}
+    assert {p.format for p in parsed} == {"canonical", "servicenow", "pagerduty", "reported"}
     assert any("README.md" in n for n in notes)
 
 

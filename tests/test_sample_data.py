@@ -1,9 +1,9 @@
 """The committed sample data: deterministic, valid, and its planted facts true.
 
 ``sample_data/`` holds vendor exports where an importer reads a vendor format back into
-exactly the canonical rows (the CMDB as ServiceNow ``cmdb_ci_service`` Table API JSON, the
-self-reported figures as an .xlsx workbook) and canonical CSVs for the other tables
-(``workbench.sample.FILES``).  The folder is read here the way ``workbench import`` and
+exactly the canonical rows (the CMDB and the change tickets as ServiceNow Table API JSON,
+the incidents as a PagerDuty ``GET /incidents`` export, the self-reported figures as an
+.xlsx workbook) and canonical CSVs for the other tables (``workbench.sample.FILES``).  The folder is read here the way ``workbench import`` and
 ``workbench demo`` read it (:func:`workbench.ingest.parse_paths`, auto-detection, no
 options), and the result must equal the canonical tables the generator holds in memory.
 
@@ -276,7 +276,8 @@ def test_the_folder_imports_with_auto_detection_and_no_options(imported):
     tables, parsed = imported
     formats = {pf.path.name: pf.format for pf in parsed}
     assert formats == {**{f"{t}.csv": "canonical" for t in CSV_TABLES},
-                       VENDOR_FILES["services"]: "servicenow", VENDOR_FILES["reported"]: "reported"}
+                       VENDOR_FILES["services"]: "servicenow", VENDOR_FILES["changes"]: "servicenow",
+                       VENDOR_FILES["incidents"]: "pagerduty", VENDOR_FILES["reported"]: "reported"}
     for pf in parsed:
         r = pf.report
         assert (r.rows_rejected, r.rows_skipped, r.duplicates) == (0, 0, 0), pf.path.name
@@ -338,28 +339,64 @@ def test_reported_workbook_is_byte_identical_and_exact(in_memory_raw, in_memory)
     assert [{"yes": True, "no": False, None: None}[r[6]] for r in rows[1:]] == want["compliant"].to_list()
 
 
-def test_changes_as_servicenow_change_requests_need_source_tz_utc(tmp_path, in_memory_raw, in_memory):
-    """The change tickets are ready to ship as ServiceNow change_request JSON; they are not
-    in sample_data yet because ServiceNow raw times carry no zone and the folder import of
-    ``workbench demo`` passes no ``--source-tz``.  With ``--source-tz UTC`` they import to
-    exactly the generator's changes (risk as ServiceNow's display value)."""
-    from workbench.errors import InputError
-    from workbench.ingest import parse_paths
+def test_changes_are_a_servicenow_display_value_all_export(tables, in_memory):
+    """change_request Table API JSON with ``sysparm_display_value=all``: the raw ``value`` of
+    each date/time is UTC (as the Table API gives it), the display value is the exporting
+    user's local time; the import reads the raw values, so it needs no ``--source-tz``, and
+    gives exactly the generator's changes."""
+    from zoneinfo import ZoneInfo
 
-    f = tmp_path / "change_request.json"
-    f.write_bytes(sample._servicenow_changes(in_memory_raw["changes"], in_memory_raw["services"]))
-    rec = json.loads(f.read_text(encoding="utf-8"))["result"][0]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rec["start_date"]["value"])
-    with pytest.raises(InputError, match="--source-tz UTC"):
-        parse_paths([f])
-    parsed, _ = parse_paths([f], source_tz="UTC")
-    assert parsed[0].format == "servicenow" and parsed[0].report.rows_rejected == 0
-    got = parsed[0].tables["changes"].drop("source", "evidence_sha256")
-    risk = {k: v[0] for k, v in sample.SN_RISK.items()}
-    want = in_memory["changes"].drop("source", "evidence_sha256").with_columns(
-        pl.col("risk").replace_strict(risk, default=None))
-    assert got.schema == want.schema
-    assert got.equals(want)
+    path = SAMPLE / VENDOR_FILES["changes"]
+    recs = json.loads(path.read_text(encoding="utf-8"))["result"]
+    assert len(recs) == FACTS["row_counts"]["changes"]
+    user = ZoneInfo(sample.SN_USER_TZ)
+    offsets = set()
+    for r in recs:
+        assert all(set(v) >= {"display_value", "value"} for v in r.values()), r["number"]
+        assert r["sys_class_name"]["value"] == "change_request"
+        for field in sample.SN_CHANGE_TIMES.values():
+            raw, shown = r[field]["value"], r[field]["display_value"]
+            if not raw:
+                assert not shown
+                continue
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", raw)
+            t = datetime.strptime(raw, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            assert t.astimezone(user).strftime("%Y-%m-%d %H:%M:%S") == shown
+            offsets.add(t.astimezone(user).utcoffset())
+    assert offsets == {timedelta(hours=-5), timedelta(hours=-4)}       # across daylight saving
+    by_id = {r["number"]["value"]: r for r in recs}
+    got = tables["changes"]
+    row = got.filter(pl.col("actual_end").is_not_null()).row(0, named=True)
+    assert row["actual_end"].strftime("%Y-%m-%d %H:%M:%S") == by_id[row["change_id"]]["work_end"]["value"]
+    assert set(got["risk"]) == {d for d, _ in sample.SN_RISK.values()}
+    assert got.drop("source", "evidence_sha256").equals(in_memory["changes"].drop("source", "evidence_sha256"))
+
+
+def test_incidents_are_a_pagerduty_export_with_log_entries(tables, in_memory):
+    """``GET /incidents`` with embedded log entries and custom field values: acknowledged_at
+    and resolved_at come from the acknowledge / resolve log entries; the ServiceNow incident
+    number, environment, causes and RCA state from custom fields."""
+    doc = json.loads((SAMPLE / VENDOR_FILES["incidents"]).read_text(encoding="utf-8"))
+    recs = doc["incidents"]
+    assert len(recs) == FACTS["row_counts"]["incidents"] and doc["more"] is False
+    by_number = {}
+    for r in recs:
+        assert re.fullmatch(r"Q[A-Z2-7]{13}", r["id"]) and r["type"] == "incident"
+        assert r["self"].endswith(r["id"]) and r["created_at"].endswith("Z")
+        kinds = [e["type"] for e in r["log_entries"]]
+        assert kinds[0] == "trigger_log_entry" and "acknowledge_log_entry" in kinds
+        assert ("resolve_log_entry" in kinds) == (r["status"] == "resolved")
+        assert all(e["incident"]["id"] == r["id"] for e in r["log_entries"])
+        fields = {f["name"]: f["value"] for f in r["custom_fields"]}
+        assert set(fields) == {"servicenow_incident", "environment", "caused_by_change",
+                               "caused_by_deployment", "rca_done"}
+        by_number[fields["servicenow_incident"]] = r
+    inc = tables["incidents"]
+    assert sorted(by_number) == sorted(inc["incident_id"])
+    unresolved = sorted(inc.filter(pl.col("resolved_at").is_null())["incident_id"])
+    assert unresolved == FACTS["incidents"]["unresolved"]
+    assert all(by_number[i]["status"] == "acknowledged" for i in unresolved)
+    assert inc.drop("source", "evidence_sha256").equals(in_memory["incidents"].drop("source", "evidence_sha256"))
 
 
 # --------------------------------------------------------------------------- (c) schema
@@ -381,7 +418,7 @@ def test_every_csv_is_a_valid_canonical_table(name):
 
 
 def test_sizes_and_coverage(tables):
-    assert sum(p.stat().st_size for p in SAMPLE.iterdir()) < 30 * 2**20
+    assert sum(p.stat().st_size for p in SAMPLE.iterdir()) < 40 * 2**20
     d = tables["deployments"]
     assert 35_000 <= d.height <= 50_000
     assert d["finished_at"].min() >= START and d["finished_at"].max() < END
@@ -398,13 +435,12 @@ def test_sizes_and_coverage(tables):
 
 
 def test_local_offsets_are_used_and_convert(tables):
-    raw = pl.read_csv(SAMPLE / "changes.csv", infer_schema=False)
-    offsets = set(raw["approved_at"].drop_nulls().str.slice(-6).unique().to_list())
-    # Berlin and New York across daylight saving, Singapore
-    assert {"+01:00", "+02:00", "-05:00", "-04:00", "+08:00"} <= offsets
-    row = raw.filter(pl.col("approved_at").str.ends_with("-04:00")).row(0, named=True)
-    parsed = tables["changes"].filter(pl.col("change_id") == row["change_id"])["approved_at"][0]
-    assert parsed == datetime.fromisoformat(row["approved_at"]).astimezone(timezone.utc)
+    """The CSVs write UTC; the vendor exports their own way (ServiceNow raw values UTC with
+    local display values, PagerDuty ``Z``); every imported time is UTC."""
+    for name, df in tables.items():
+        for col, dtype in df.schema.items():
+            if isinstance(dtype, pl.Datetime):
+                assert dtype == pl.Datetime("us", "UTC"), (name, col)
 
 
 def test_services(tables):
@@ -728,9 +764,11 @@ def test_engine_links_incidents_like_the_facts(results):
 def test_read_dir_loads_the_canonical_csvs(tables):
     from workbench.ingest.canonical import read_dir
 
-    loaded, _reports = read_dir(SAMPLE)
-    assert {k: v.height for k, v in loaded.items()} == {t: FACTS["row_counts"][t] for t in CSV_TABLES}
-    for name in CSV_TABLES:
+    csv_only, _ = read_dir(SAMPLE, vendor=False)
+    assert {k: v.height for k, v in csv_only.items()} == {t: FACTS["row_counts"][t] for t in CSV_TABLES}
+    loaded, _reports = read_dir(SAMPLE)        # and the vendor exports, as `workbench import` reads them
+    assert {k: v.height for k, v in loaded.items()} == FACTS["row_counts"]
+    for name in TABLES:
         assert loaded[name].drop("source", "evidence_sha256").equals(
             tables[name].drop("source", "evidence_sha256")), name
 

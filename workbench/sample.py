@@ -4,9 +4,10 @@
 
 writes one file per canonical table (DESIGN section 3) plus ``README.md`` and
 ``planted_facts.json``: in a vendor's export format where an importer reads that format
-back into exactly the canonical rows (:data:`FILES`: the CMDB as ServiceNow
-``cmdb_ci_service`` Table API JSON, the self-reported figures as an .xlsx workbook), a
-canonical CSV otherwise.  ``workbench import sample_data`` reads the folder with no
+back into exactly the canonical rows (:data:`FILES`: the CMDB and the change tickets as
+ServiceNow Table API JSON made with ``sysparm_display_value=all``, the incidents as a
+PagerDuty ``GET /incidents`` export with log entries and custom fields, the
+self-reported figures as an .xlsx workbook), a canonical CSV otherwise.  ``workbench import sample_data`` reads the folder with no
 options.  The same seed gives byte-identical files: the only source of randomness is
 ``numpy.random.default_rng(seed)``, no wall-clock time is read, and the workbook's
 docProps and ZIP member times are fixed.  The
@@ -1061,7 +1062,8 @@ def _fmt_ts(df: pl.DataFrame, cols: list[str], tz_col: str | None = None) -> pl.
 #: canonical table -> the file it is written to, in a vendor's format where an importer of
 #: ``workbench.ingest`` reads that format back into exactly the canonical rows; the other
 #: tables are canonical CSVs (``<table>.csv``)
-FILES = {"services": "cmdb_ci_service.json", "reported": "reported.xlsx"}
+FILES = {"services": "cmdb_ci_service.json", "changes": "change_request.json",
+         "incidents": "pagerduty_incidents.json", "reported": "reported.xlsx"}
 #: the instance the ServiceNow export claims to come from (links only; never contacted)
 SN_INSTANCE = "https://example.service-now.com"
 #: fixed docProps created/modified and ZIP member times of the workbook (byte-identical files)
@@ -1074,10 +1076,14 @@ def file_of(table: str) -> str:
     return FILES.get(table, f"{table}.csv")
 
 
-def _write(out: Path, table: str, df: pl.DataFrame) -> None:
+def _write(out: Path, table: str, df: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> None:
     names = TABLES[table].names
     if table == "services":
         data = _servicenow_cis(df.select(names))
+    elif table == "changes":
+        data = _servicenow_changes(df.select(names), tables["services"])
+    elif table == "incidents":
+        data = _pagerduty_incidents(df.select(names))
     elif table == "reported":
         data = _reported_xlsx(df.select(names))
     else:
@@ -1127,8 +1133,12 @@ def _servicenow_cis(svc: pl.DataFrame) -> bytes:
 #: canonical change approval -> ServiceNow ``approval`` (display value, value)
 SN_APPROVAL = {"approved": ("Approved", "approved"), "rejected": ("Rejected", "rejected"),
                "pending": ("Requested", "requested"), "none": ("Not Yet Requested", "not requested")}
-#: canonical risk -> ServiceNow ``risk`` (display value, value); the importer keeps the display value
+#: the generator's risk levels -> ServiceNow's ``risk`` choice (display value, value); the canonical
+#: changes hold the display value, as the ServiceNow importer gives it
 SN_RISK = {"high": ("High", "2"), "medium": ("Moderate", "3"), "low": ("Low", "4")}
+SN_RISK_VALUE = {d: v for d, v in SN_RISK.values()}
+#: the zone of the user who made the ServiceNow exports: display values are in it, raw values UTC
+SN_USER_TZ = "America/New_York"
 SN_CHANGE_TIMES = {"approved_at": "approval_set", "planned_start": "start_date", "planned_end": "end_date",
                    "actual_start": "work_start", "actual_end": "work_end"}
 
@@ -1136,14 +1146,18 @@ SN_CHANGE_TIMES = {"approved_at": "approval_set", "planned_start": "start_date",
 def _servicenow_changes(changes: pl.DataFrame, services: pl.DataFrame) -> bytes:
     """changes -> ``GET /api/now/table/change_request?sysparm_display_value=all``.
 
-    Not written to ``sample_data/`` yet (see :data:`FILES`): ServiceNow's raw times are
-    UTC without a zone (``2025-04-02 22:39:20``), so reading this file needs
-    ``--source-tz UTC``, and the folder import of the demo passes no zone.  The display
-    values are those of an exporting user whose zone is UTC.  ``risk`` comes back as
-    ServiceNow's display value (``Moderate`` for the canonical ``medium``)."""
+    Every field is a ``{display_value, value}`` pair; the raw values of the date/time
+    fields are UTC (``2025-04-02 22:39:20``, as the Table API gives them), the display
+    values those of the exporting user (zone :data:`SN_USER_TZ`).  The ServiceNow
+    importer reads the raw values of such an export as UTC, so the folder import needs
+    no ``--source-tz``.  ``risk`` is ServiceNow's choice (``Moderate``, value 3)."""
+    def local(c: str) -> pl.Expr:
+        return pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%:z")
+
     utc = changes.with_columns(
-        pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%:z").dt.convert_time_zone("UTC")
-        .dt.strftime("%Y-%m-%d %H:%M:%S") for c in SN_CHANGE_TIMES)
+        *[local(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S") for c in SN_CHANGE_TIMES],
+        *[local(c).dt.convert_time_zone(SN_USER_TZ).dt.strftime("%Y-%m-%d %H:%M:%S").alias(f"_dv_{c}")
+          for c in SN_CHANGE_TIMES])
     ci = dict(services.select("service", "ci_id").rows())
     result = []
     for r in utc.iter_rows(named=True):
@@ -1157,15 +1171,118 @@ def _servicenow_changes(changes: pl.DataFrame, services: pl.DataFrame) -> bytes:
                "type": _dv(r["type"].capitalize(), r["type"]),
                "state": state,
                "approval": _dv(*SN_APPROVAL[r["approval"]]),
-               "risk": _dv(*SN_RISK[r["risk"]]) if r["risk"] else _dv("", ""),
+               "risk": _dv(r["risk"], SN_RISK_VALUE[r["risk"]]) if r["risk"] else _dv("", ""),
                "business_service": (_ref("cmdb_ci_service", r["service"], ci[r["service"]])
                                     if r["service"] else _dv("", "")),
                "requested_by": (_ref("sys_user", r["requested_by"], _sys_id("sys_user", r["requested_by"]))
                                 if r["requested_by"] else _dv("", ""))}
         for col, field in SN_CHANGE_TIMES.items():
-            rec[field] = _dv(r[col] or "", r[col] or "")
+            rec[field] = _dv(r[f"_dv_{col}"] or "", r[col] or "")
         result.append(rec)
-    return (json.dumps({"result": result}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # the Table API answers in one line; one record per line keeps the file small and lets
+    # import reports name a record by its line
+    body = ",\n".join(json.dumps(o, ensure_ascii=False, separators=(",", ":")) for o in result)
+    return ('{"result":[\n' + body + "\n]}\n").encode("utf-8")
+
+
+#: the PagerDuty account the export claims to come from (links only; never contacted)
+PD_WEB = "https://example.pagerduty.com"
+PD_API = "https://api.pagerduty.com"
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def _pd_id(kind: str, key: str, length: int = 14, first: str = "P") -> str:
+    """A PagerDuty-style object id (``Q3YON8WNWTZMRQ``) derived from a key (not the RNG)."""
+    h = int(hashlib.md5(f"{kind}:{key}".encode()).hexdigest(), 16)
+    return first + "".join(_B32[(h >> (5 * i)) & 31] for i in range(length - 1))
+
+
+def _pd_ref(kind: str, pid: str, summary: str, path: str) -> dict:
+    return {"id": pid, "type": f"{kind}_reference", "summary": summary,
+            "self": f"{PD_API}/{path}/{pid}", "html_url": f"{PD_WEB}/{path}/{pid}"}
+
+
+def _pd_custom(name: str, display: str, value, data_type: str = "string") -> dict:
+    """A value of a PagerDuty incident custom field (``GET /incidents/{id}/custom_fields/values``)."""
+    return {"id": _pd_id("field", name, 7), "type": "field_value", "name": name,
+            "display_name": display, "data_type": data_type,
+            "field_type": "single_value_fixed" if name == "environment" else "single_value",
+            "value": value}
+
+
+def _pd_log_entry(kind: str, key: str, at: str, summary: str, incident: dict, service: dict,
+                  agent: dict) -> dict:
+    eid = _pd_id("log_entry", f"{key}:{kind}", 26, "R")
+    return {"id": eid, "type": f"{kind}_log_entry", "summary": summary, "created_at": at,
+            "self": f"{PD_API}/log_entries/{eid}",
+            "html_url": f"{PD_WEB}/incidents/{incident['id']}/log_entries/{eid}",
+            "incident": incident, "service": service,
+            "channel": {"type": "api" if kind == "trigger" else "website"}, "agent": agent}
+
+
+def _pagerduty_incidents(inc: pl.DataFrame) -> bytes:
+    """incidents -> ``GET /incidents`` (``{incidents[], limit, offset, more}``) with each
+    incident's log entries embedded (``include[]=log_entries``, as DevLake exports them)
+    and its custom field values.
+
+    The PagerDuty importer maps ``created_at`` -> opened_at, the ``acknowledge_log_entry``
+    -> acknowledged_at, the ``resolve_log_entry`` -> resolved_at, ``priority.summary``
+    ``P1``..``P4`` -> severity, ``service.summary`` -> service, and the custom fields
+    ``servicenow_incident`` (the ServiceNow incident the integration keeps in step: the id
+    the other evidence names) -> incident_id, ``environment``, ``caused_by_change``,
+    ``caused_by_deployment`` and ``rca_done``.  Times are UTC ``Z``."""
+    def z(c: str) -> pl.Expr:
+        return (pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%:z").dt.convert_time_zone("UTC")
+                .dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(c))
+
+    utc = inc.with_columns(z("opened_at"), z("acknowledged_at"), z("resolved_at"))
+    out = []
+    for n, r in enumerate(utc.iter_rows(named=True), 1):
+        num = r["incident_id"]
+        pid = _pd_id("incident", num, first="Q")
+        svc = _pd_ref("service", _pd_id("service", r["service"], 7), r["service"], "service-directory")
+        svc["self"] = f"{PD_API}/services/{svc['id']}"
+        who = _pd_ref("user", _pd_id("user", f"{r['service']}:{n % 3}", 7), f"On-call {r['service']} {n % 3 + 1}",
+                      "users")
+        number = 4000 + n
+        title = f"{r['service']}: {'error rate' if n % 2 else 'latency'} above threshold ({r['environment']})"
+
+        ref = {"id": pid, "type": "incident_reference", "summary": f"[#{number}] {title}",
+               "self": f"{PD_API}/incidents/{pid}", "html_url": f"{PD_WEB}/incidents/{pid}"}
+        entries = [_pd_log_entry("trigger", num, r["opened_at"], "Triggered through the API.", ref, svc, svc)]
+        if r["acknowledged_at"]:
+            entries.append(_pd_log_entry("acknowledge", num, r["acknowledged_at"],
+                                         f"Acknowledged by {who['summary']}.", ref, svc, who))
+        if r["resolved_at"]:
+            entries.append(_pd_log_entry("resolve", num, r["resolved_at"], f"Resolved by {who['summary']}.",
+                                         ref, svc, who))
+        status = "resolved" if r["resolved_at"] else "acknowledged" if r["acknowledged_at"] else "triggered"
+        last = r["resolved_at"] or r["acknowledged_at"] or r["opened_at"]
+        custom = [_pd_custom("servicenow_incident", "ServiceNow incident", num),
+                  _pd_custom("environment", "Environment", r["environment"]),
+                  _pd_custom("caused_by_change", "Caused by change", r["caused_by_change_id"]),
+                  _pd_custom("caused_by_deployment", "Caused by deployment", r["caused_by_deployment_id"]),
+                  _pd_custom("rca_done", "RCA done", r["rca_done"] in (True, "true"), "boolean")]
+        out.append({
+            "id": pid, "type": "incident", "summary": f"[#{number}] {title}",
+            "self": f"{PD_API}/incidents/{pid}", "html_url": f"{PD_WEB}/incidents/{pid}",
+            "incident_number": number, "title": title, "created_at": r["opened_at"],
+            "updated_at": last, "status": status,
+            "incident_key": hashlib.md5(f"alert:{num}".encode()).hexdigest(),
+            "service": svc,
+            "priority": {"id": _pd_id("priority", str(r["severity"]), 7), "type": "priority",
+                         "summary": f"P{r['severity']}", "self": f"{PD_API}/priorities/"
+                         + _pd_id("priority", str(r["severity"]), 7)},
+            "urgency": "high" if int(r["severity"]) <= 2 else "low",
+            "acknowledgements": ([{"at": r["acknowledged_at"], "acknowledger": who}]
+                                 if status == "acknowledged" else []),
+            "last_status_change_at": last,
+            "log_entries": entries,
+            "custom_fields": custom,
+        })
+    body = ",\n".join(json.dumps(o, ensure_ascii=False, separators=(",", ":")) for o in out)
+    return ('{"incidents":[\n' + body + '\n],"limit":' + str(len(out))
+            + ',"offset":0,"total":null,"more":false}\n').encode("utf-8")
 
 
 def _reported_xlsx(rep: pl.DataFrame) -> bytes:
@@ -1221,7 +1338,7 @@ def generate(seed: int, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     tables, facts = build(seed)
     for name, df in tables.items():
-        _write(out, name, df)
+        _write(out, name, df, tables)
     (out / "planted_facts.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
     (out / "README.md").write_text(_readme(facts), encoding="utf-8")
@@ -1268,7 +1385,8 @@ def build(seed: int) -> tuple[dict[str, pl.DataFrame], dict]:
         "deployments": _fmt_ts(d_out, ["started_at", "finished_at", "first_commit_at"]),
         "pipeline_stages": _fmt_ts(stages, ["started_at", "finished_at"]),
         "changes": _fmt_ts(changes.sort("change_id").with_columns(
-            pl.col("service").replace_strict(tz_of).alias("_tz")),
+            pl.col("service").replace_strict(tz_of).alias("_tz"),
+            pl.col("risk").replace_strict({k: v[0] for k, v in SN_RISK.items()}, default=None)),
             ["approved_at", "planned_start", "planned_end", "actual_start", "actual_end"], "_tz"),
         "incidents": _fmt_ts(inc.sort("incident_id").with_columns(
             pl.col("service").replace_strict(tz_of).alias("_tz"),
@@ -1571,6 +1689,8 @@ def _readme(f: dict) -> str:
         "|---|---|---|---:|",
     ]
     fmt = {"services": "ServiceNow Table API JSON (`cmdb_ci_service`, `sysparm_display_value=all`)",
+           "changes": "ServiceNow Table API JSON (`change_request`, `sysparm_display_value=all`)",
+           "incidents": "PagerDuty REST `GET /incidents`, log entries and custom fields embedded",
            "reported": "Excel workbook, sheet `" + REPORTED_SHEET + "`, one figure per row"}
     lines += [f"| {f['files'][name]} | {fmt.get(name, 'canonical CSV')} | {name} | {n:,} |"
               for name, n in rc.items()]
@@ -1588,20 +1708,40 @@ def _readme(f: dict) -> str:
         "  `4 - not critical`) -> criticality; `support_group` display value -> team; `u_rto_minutes` ->",
         "  rto_minutes; `u_calendar` -> calendar; `operational_status` 6 / `install_status` 7 (Retired) ->",
         "  status retired. The CMDB export holds no timestamp, so no `--source-tz` is needed.",
+        f"- `{f['files']['changes']}` (ServiceNow importer): every field a `{{display_value, value}}` pair",
+        "  (`sysparm_display_value=all`). The raw `value` of a date/time is UTC, as the Table API gives",
+        f"  it; the display value is the exporting user's local time ({SN_USER_TZ}). The importer",
+        "  reads the raw values of such an export as UTC, so no `--source-tz` is needed (an export of",
+        "  display values only still needs one). `number` -> change_id; `business_service` display",
+        "  -> service; `type`; `approval` (approved, rejected, requested -> pending, not requested ->",
+        "  none); `approval_set` -> approved_at; `start_date`/`end_date` -> planned window;",
+        "  `work_start`/`work_end` -> actual window; `risk` display value (High, Moderate, Low);",
+        "  `requested_by` display value.",
+        f"- `{f['files']['incidents']}` (PagerDuty importer): `{{incidents[], limit, offset, more}}`, each",
+        "  incident with its `log_entries[]` (as `include[]=log_entries` and DevLake export them) and",
+        "  its Incident Custom Field values (`custom_fields[]`, the shape of",
+        "  `GET /incidents/{id}/custom_fields/values`). `created_at` -> opened_at; the",
+        "  `acknowledge_log_entry` -> acknowledged_at; the `resolve_log_entry` -> resolved_at (the",
+        "  4 unresolved incidents are `acknowledged`); `priority.summary` P1..P4 -> severity;",
+        "  `service.summary` -> service; custom fields `servicenow_incident` (the number of the",
+        "  ServiceNow incident the integration keeps in step, which the other evidence names) ->",
+        "  incident_id, `environment`, `caused_by_change` -> caused_by_change_id,",
+        "  `caused_by_deployment` -> caused_by_deployment_id, `rca_done`. Times are UTC `Z`.",
         f"- `{f['files']['reported']}` (reported-figures importer): header row `"
         + ", ".join(REPORTED_HEADER) + "`;",
         "  metric ids as the engine names them; Value written with full double precision; Compliant",
         "  `yes`/`no`, empty where the team claimed nothing. The workbook's created/modified times and",
         "  ZIP member times are fixed, so it is byte-identical on regeneration.",
         "- The CSVs: header = canonical column names (DESIGN section 3), ISO 8601 timestamps with",
-        "  offset (deployments in UTC; change tickets in the service calendar's zone; incidents of",
-        "  us-ops and apac-ops services in their local zone), empty cell = null.",
+        "  offset (UTC), empty cell = null.",
         "",
-        "Not yet in vendor formats, because the importers cannot carry these tables' facts yet:",
-        "deployments (no vendor mapping gives `rolled_back`, `is_emergency`, `feature_flagged`,",
-        "`rollback_of`), incidents (PagerDuty has no `caused_by_change_id` / `caused_by_deployment_id` /",
-        "`rca_done`; ServiceNow incidents no `caused_by_deployment_id` / `acknowledged_at`), change",
-        "tickets (ServiceNow raw times have no zone: the folder import would need `--source-tz UTC`).",
+        "Still canonical CSVs: deployments and pipeline stages. A Jenkins or GitLab export of them",
+        "would give the same facts (build parameters or pipeline variables such as `DEPLOY_ENV`,",
+        "`CHANGE_ID`, `EMERGENCY`, `FEATURE_FLAG`, `ROLLBACK_OF`) but not the same canonical rows:",
+        "the CI importers name deployments and pipelines after the run (`<job>#<build>`,",
+        "`gitlab:pipeline/<id>`), not `dep-000001` / `pl-700001`, and add one `(run)` row per run to",
+        "`pipeline_stages`; switching them changes those ids and rows throughout the planted facts.",
+        "Outages, health checks, survey scores and waivers have no vendor export here.",
         "",
         "## How it was generated",
         "",

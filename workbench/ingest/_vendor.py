@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ..errors import InputError
 from .base import MAX_FILE_BYTES, MAX_JSON_BYTES, Context, read_source
-from .records import Container, Peek, load, peek
+from .records import Container, Peek, load, peek, stream
 
 __all__ = ["open_json", "open_bytes", "files_of", "sniff", "limit_bytes", "text_of"]
 
@@ -37,9 +37,22 @@ def open_bytes(path: Path, data: bytes | None, fmt: str, *, source_tz: str | Non
 
 
 def open_json(path: Path, data: bytes | None, fmt: str, *, source_tz: str | None,
-              options: dict[str, Any] | None) -> tuple[Context, Container]:
-    """Read and load a JSON / NDJSON / DevLake CSV export."""
+              options: dict[str, Any] | None, streamed: bool = False) -> tuple[Context, Container]:
+    """Read and load a JSON / NDJSON / DevLake CSV export.
+
+    With ``streamed``, a large JSON array is not decoded here: ``cont.records`` is a
+    :class:`~workbench.ingest.records.Streamed` that decodes one record at a time
+    (and raises ``StreamBroken`` when the document needs :func:`load` after all;
+    call again without ``streamed`` then)."""
     ctx = open_bytes(path, data, fmt, source_tz=source_tz, options=options)
+    if streamed:
+        st = stream(path, ctx.data)
+        if st is not None:
+            ctx.records = st
+            if st.row_kind == "record":
+                ctx.note("several records share a line of this JSON: rows in this report are "
+                         "record numbers (1 = first record)")
+            return ctx, Container("json", st, row_kind=st.row_kind)   # type: ignore[arg-type]
     try:
         cont = load(path, ctx.data)
     except MemoryError:

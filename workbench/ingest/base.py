@@ -37,7 +37,7 @@ from ..schema import TABLES, validate
 
 __all__ = ["ParsedFile", "ImportReport", "Context", "Options", "decode_text", "read_csv_text",
            "csv_header", "ragged_suspect",
-           "field_stats", "sha256_bytes", "read_source", "finish", "MAX_FILE_BYTES",
+           "field_stats", "stats_exprs", "stats_from_row", "sha256_bytes", "read_source", "finish", "MAX_FILE_BYTES",
            "MAX_JSON_BYTES", "MAX_LISTED", "COMMON_OPTIONS"]
 
 #: files larger than this are refused with a clear message (the canonical CSV path
@@ -290,32 +290,48 @@ def ragged_suspect(raw: bytes, width: int, height: int, commas: int | None = Non
 HASHED_DISTINCT_ROWS = 200_000
 
 
-def field_stats(df: pl.DataFrame) -> dict[str, dict[str, Any]]:
-    """IDEA-style field statistics: nulls, distinct, min and max per column."""
-    out: dict[str, dict[str, Any]] = {}
-    if df.height == 0:
-        return out
-    cols = [c for c in df.columns if c not in ("source", "evidence_sha256", "_row")]
-    big = df.height > HASHED_DISTINCT_ROWS
+def stats_exprs(schema: dict[str, pl.DataType], height: int,
+                expr: Any = None) -> list[pl.Expr]:
+    """The expressions of :func:`field_stats` for columns ``schema`` of a frame of
+    ``height`` rows, to be evaluated in one ``select`` (with other expressions);
+    ``expr(name)`` gives the expression of a column (default ``pl.col(name)``).
+    :func:`stats_from_row` turns the selected row into the statistics."""
+    col = expr or pl.col
+    cols = [c for c in schema if c not in ("source", "evidence_sha256", "_row")]
+    big = height > HASHED_DISTINCT_ROWS
 
     def distinct(c: str) -> pl.Expr:
-        if big and df.schema[c] == pl.String:
+        if big and schema[c] == pl.String:
             # nulls hash to one value too, as n_unique counts null as one distinct value
-            return pl.col(c).hash().n_unique()
-        return pl.col(c).n_unique()
+            return col(c).hash().n_unique()
+        return col(c).n_unique()
 
-    agg = df.select(
-        *[pl.col(c).null_count().alias(f"{c}\x00nulls") for c in cols],
+    return [
+        *[col(c).null_count().alias(f"{c}\x00nulls") for c in cols],
         *[distinct(c).alias(f"{c}\x00distinct") for c in cols],
-        *[pl.col(c).min().cast(pl.String).alias(f"{c}\x00min") for c in cols
-          if df.schema[c] != pl.Boolean],
-        *[pl.col(c).max().cast(pl.String).alias(f"{c}\x00max") for c in cols
-          if df.schema[c] != pl.Boolean],
-    ).row(0, named=True)
-    for key, v in agg.items():
-        c, what = key.split("\x00")
-        out.setdefault(c, {})[what] = v
+        *[col(c).min().cast(pl.String).alias(f"{c}\x00min") for c in cols
+          if schema[c] != pl.Boolean],
+        *[col(c).max().cast(pl.String).alias(f"{c}\x00max") for c in cols
+          if schema[c] != pl.Boolean],
+    ]
+
+
+def stats_from_row(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The statistics out of a row selected with :func:`stats_exprs` (other keys,
+    without a NUL in their name, are ignored)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, v in row.items():
+        if "\x00" in key:
+            c, what = key.split("\x00")
+            out.setdefault(c, {})[what] = v
     return out
+
+
+def field_stats(df: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """IDEA-style field statistics: nulls, distinct, min and max per column."""
+    if df.height == 0:
+        return {}
+    return stats_from_row(df.select(stats_exprs(dict(df.schema), df.height)).row(0, named=True))
 
 
 # ---- options ---------------------------------------------------------------------------
@@ -580,11 +596,19 @@ def rows_to_frame(ctx: Context, table: str, rows: list[dict[str, Any]], *,
     from .timeparse import epoch_to_utc, iso_to_utc
 
     spec = TABLES[table]
-    names = [c for c in spec.names if any(c in r for r in rows[:1000])] if rows else []
-    for r in rows[1000:]:
-        for c in r:
-            if c not in names and c in spec.names:
-                names.append(c)
+    all_names = spec.names
+    names = [c for c in all_names if any(c in r for r in rows[:1000])] if rows else []
+    if len(rows) > 1000 and len(names) < len(all_names):
+        # keys that only appear after the first 1000 rows, in the order they are met
+        missing = set(all_names) - set(names)
+        for r in rows[1000:]:
+            if not missing.isdisjoint(r):
+                for c in r:
+                    if c in missing:
+                        names.append(c)
+                        missing.discard(c)
+                if not missing:
+                    break
     src = [r["_row"] for r in rows]
     cols: dict[str, pl.Series] = {"_row": pl.Series("_row", src, dtype=pl.Int64)}
     times = times or {}

@@ -48,6 +48,19 @@ every part of it can be changed per import with ``--option``:
     TAG, IMAGE_TAG``); else the importer's default.
 ``unstable_as``  ``failed`` (default) | ``success``
     Jenkins UNSTABLE (tests failed, the steps ran): an auditor counts it failed.
+``strategy_params`` / ``emergency_params`` / ``feature_flag_params`` / ``rollback_params``
+    run parameters (Jenkins build parameters, GitLab pipeline variables) that carry
+    what CI tools have no field for; the first one set (case-insensitive) counts.
+    ``strategy_params`` (default ``STRATEGY, DEPLOY_STRATEGY, ROLLOUT_STRATEGY``): a
+    value naming a strategy (``canary``, ``blue-green`` ...) is the strategy.
+    ``emergency_params`` (default ``EMERGENCY, IS_EMERGENCY, EMERGENCY_CHANGE``) and
+    ``feature_flag_params`` (default ``FEATURE_FLAG, FEATURE_FLAGGED, FLAGGED``):
+    ``true/yes/y/1`` -> true, ``false/no/n/0`` -> false; a feature-flag parameter
+    holding a flag's name counts as flagged.  ``rollback_params`` (default
+    ``ROLLBACK_OF, ROLLBACK_FROM``): the deployment this one rolls back (its id as
+    this import names it, ``<job>#<build>``, or a bare build number of the same
+    job) -> ``rollback_of``; a successful or failed deployment of the same file that
+    a later one rolls back gets status ``rolled_back`` (counted in the report).
 
 Strategy is ``canary`` / ``blue_green`` / ``rolling`` / ``recreate`` when that word
 appears in the job, stage or parameter values, else ``unknown``.
@@ -69,7 +82,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -108,7 +121,13 @@ CI_OPTIONS = {
     "change_regex": f"finds change ticket ids in parameters/commit messages (default {DEFAULT_CHANGE_REGEX})",
     "version_params": "run parameters holding the version",
     "unstable_as": "failed (default) | success",
+    "strategy_params": "run parameters naming the deployment strategy",
+    "emergency_params": "run parameters marking an emergency deployment (true/false)",
+    "feature_flag_params": "run parameters marking a deployment behind a feature flag",
+    "rollback_params": "run parameters naming the deployment this one rolls back",
 }
+_YES = ("true", "yes", "y", "1", "on")
+_NO = ("false", "no", "n", "0", "off", "none")
 
 _ENV_SYNONYMS = {
     "prod": "production", "prd": "production", "live": "production", "production": "production",
@@ -156,6 +175,14 @@ class DeployRule:
     change_regex: re.Pattern[str] | None
     version_params: list[str]
     unstable_as: str
+    strategy_params: list[str] = field(default_factory=list)
+    emergency_params: list[str] = field(default_factory=list)
+    flag_params: list[str] = field(default_factory=list)
+    rollback_params: list[str] = field(default_factory=list)
+    #: per-import memo: job -> matches job_regex; id(params) -> (params, lower-cased keys)
+    _jobs: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lower: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_context(cls, ctx: Context) -> "DeployRule":
@@ -178,6 +205,10 @@ class DeployRule:
             change_regex=o.regex("change_regex", DEFAULT_CHANGE_REGEX),
             version_params=o.list("version_params", "VERSION,RELEASE,RELEASE_VERSION,TAG,IMAGE_TAG"),
             unstable_as=o.choice("unstable_as", ("failed", "success"), "failed"),
+            strategy_params=o.list("strategy_params", "STRATEGY,DEPLOY_STRATEGY,ROLLOUT_STRATEGY"),
+            emergency_params=o.list("emergency_params", "EMERGENCY,IS_EMERGENCY,EMERGENCY_CHANGE"),
+            flag_params=o.list("feature_flag_params", "FEATURE_FLAG,FEATURE_FLAGGED,FLAGGED"),
+            rollback_params=o.list("rollback_params", "ROLLBACK_OF,ROLLBACK_FROM"),
         )
 
     # -- classification ---------------------------------------------------------------
@@ -187,10 +218,15 @@ class DeployRule:
     def run_is_deploy(self, run: dict[str, Any]) -> bool:
         if run.get("explicit_deploy") is not None:
             return bool(run["explicit_deploy"])
-        if self.job_regex and run.get("job") and self.job_regex.search(run["job"]):
-            return True
+        job = run.get("job")
+        if self.job_regex and job:
+            hit = self._jobs.get(job)
+            if hit is None:
+                hit = self._jobs[job] = bool(self.job_regex.search(job))
+            if hit:
+                return True
         params = run.get("params")
-        return bool(params) and any(_param(params, p) for p in self.env_params)
+        return bool(params) and any(self._param(params, p) for p in self.env_params)
 
     def stage_is_deploy(self, stage: dict[str, Any]) -> bool:
         if stage.get("explicit_deploy") is not None:
@@ -205,7 +241,7 @@ class DeployRule:
         if env is None and run is not None:
             env = run.get("environment")
         if env is None and run is not None:
-            env = next((v for p in self.env_params if (v := _param(run.get("params"), p))), None)
+            env = next((v for p in self.env_params if (v := self._param(run.get("params"), p))), None)
         if env is None and self.env_regex:
             for name in ((stage or {}).get("stage"), (run or {}).get("job"), (stage or {}).get("job")):
                 if name and (m := self.env_regex.search(name)):
@@ -217,7 +253,7 @@ class DeployRule:
         if self.service:
             return self.service
         src = run or stage or {}
-        if self.service_param and (v := _param(src.get("params"), self.service_param)):
+        if self.service_param and (v := self._param(src.get("params"), self.service_param)):
             return v
         job = src.get("job")
         if self.service_regex and job and (m := self.service_regex.search(job)):
@@ -227,7 +263,7 @@ class DeployRule:
     def change_of(self, run: dict[str, Any] | None, stage: dict[str, Any] | None) -> str | None:
         src = run or stage or {}
         for p in self.change_params:
-            if v := _param(src.get("params"), p):
+            if v := self._param(src.get("params"), p):
                 return v
         if self.change_regex:
             params = src.get("params") or {}
@@ -240,9 +276,31 @@ class DeployRule:
     def version_of(self, run: dict[str, Any] | None) -> str | None:
         src = run or {}
         for p in self.version_params:
-            if v := _param(src.get("params"), p):
+            if v := self._param(src.get("params"), p):
                 return v
         return src.get("version")
+
+    def _param(self, params: dict[str, Any] | None, name: str) -> str | None:
+        """:func:`_param`, with the lower-cased keys of each parameter set computed once."""
+        if not params:
+            return None
+        v = params.get(name)
+        if v is None:
+            memo = self._lower.get(id(params))
+            if memo is None or memo[0] is not params:
+                low: dict[str, Any] = {}
+                for k, val in params.items():
+                    low.setdefault(k.lower(), val)
+                memo = self._lower[id(params)] = (params, low)
+            v = memo[1].get(name.lower())
+        return None if v in (None, "") else str(v)
+
+    def first_param(self, run: dict[str, Any] | None, names: list[str]) -> str | None:
+        params = (run or {}).get("params")
+        for p in names:
+            if v := self._param(params, p):
+                return v
+        return None
 
     def deploy_status(self, state: str | None) -> str | None:
         if state in ("success", "failed", "cancelled"):
@@ -322,6 +380,7 @@ def build(ctx: Context, rule: DeployRule, runs: list[dict[str, Any]], stages: li
             for s in ss:
                 if not rule.excluded(s.get("job")) and rule.stage_is_deploy(s):
                     _stage_deployment(ctx, rule, s, None, deps, counts)
+    _rollbacks(ctx, deps)
     for d in explicit or []:
         deps.append({**d, "_explicit": True})
     frames = {}
@@ -341,6 +400,7 @@ def build(ctx: Context, rule: DeployRule, runs: list[dict[str, Any]], stages: li
                                        times={c: "iso" for c in dep_times}))
         frames["deployments"] = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     _describe(ctx, rule, counts, not_deploy_jobs, len(explicit or []))
+    rule._lower.clear()
     return frames
 
 
@@ -348,7 +408,7 @@ def _base_deployment(ctx: Context, rule: DeployRule, run: dict[str, Any] | None,
                      ) -> dict[str, Any]:
     src = run or stage or {}
     params = src.get("params") or {}
-    return {
+    d = {
         "service": ctx.service(rule.service_of(run, stage)),
         "environment": rule.environment_of(run, stage),
         "change_id": rule.change_of(run, stage),
@@ -358,6 +418,19 @@ def _base_deployment(ctx: Context, rule: DeployRule, run: dict[str, Any] | None,
         "triggered_by": src.get("triggered_by"),
         "strategy": _strategy(src.get("job"), (stage or {}).get("stage"), *params.values()),
     }
+    if params and run is not None:
+        if (v := rule.first_param(run, rule.strategy_params)) and (st := _strategy(v)) != "unknown":
+            d["strategy"] = st
+        for col, names in (("is_emergency", rule.emergency_params),
+                           ("feature_flagged", rule.flag_params)):
+            if (v := rule.first_param(run, names)) is not None:
+                low = v.strip().lower()
+                d[col] = False if low in _NO else (True if low in _YES or col == "feature_flagged"
+                                                   else None)
+        if v := rule.first_param(run, rule.rollback_params):
+            job = src.get("job")
+            d["rollback_of"] = f"{job}#{v}" if v.isdigit() and job else v
+    return d
 
 
 def _run_deployment(ctx: Context, rule: DeployRule, r: dict[str, Any], deps: list[dict[str, Any]],
@@ -394,6 +467,23 @@ def _stage_deployment(ctx: Context, rule: DeployRule, s: dict[str, Any], r: dict
               "finished_at": s.get("finished_at"), "status": status})
     deps.append(d)
     counts["deployments (stage level)"] += 1
+
+
+def _rollbacks(ctx: Context, deps: list[dict[str, Any]]) -> None:
+    """A deployment that a later one of the same file rolls back (``rollback_of``) was
+    rolled back: status ``rolled_back`` (when it had succeeded or failed)."""
+    targets = {d["rollback_of"] for d in deps if d.get("rollback_of")}
+    if not targets:
+        return
+    n = 0
+    for d in deps:
+        if d.get("deployment_id") in targets and d.get("status") in ("success", "failed"):
+            d["status"] = "rolled_back"
+            n += 1
+    missing = len(targets - {d.get("deployment_id") for d in deps})
+    ctx.note(f"{n} deployment(s) marked rolled_back because a later deployment names them in a "
+             "rollback parameter" + (f"; {missing} rolled-back deployment(s) named are not in "
+                                     "this file" if missing else ""))
 
 
 def _describe(ctx: Context, rule: DeployRule, counts: Counter[str], not_deploy: Counter[str],

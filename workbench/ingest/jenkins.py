@@ -16,7 +16,8 @@ Accepted files (JSON list / single object / job object with ``builds`` or
   duration`` once ``building`` is false; parameters from ``ParametersAction``;
   ``commit_sha`` = ``lastBuiltRevision.SHA1`` of the first ``BuildData`` action;
   ``triggered_by`` = ``userId`` (else ``userName``, else the cause's
-  ``shortDescription``) of the ``CauseAction``; tests from ``TestResultAction``
+  ``shortDescription``) of the ``CauseAction``; ``first_commit_at`` = the earliest
+  ``timestamp`` (epoch ms) of the change-set items (the commits the build took in); tests from ``TestResultAction``
   (``tests_total`` = ``totalCount``, ``tests_passed`` = total - fail - skip);
   ``version`` = a custom ``displayName`` (not ``#<n>``) unless a version
   parameter is set; change-ticket search text = parameter values, change-set
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from functools import lru_cache
@@ -62,7 +64,7 @@ from urllib.parse import unquote
 
 from .base import COMMON_OPTIONS, ParsedFile, finish
 from .ci import CI_OPTIONS, DeployRule, build
-from .records import Peek, Record, get
+from .records import Peek, Record, StreamBroken, get
 from ._vendor import files_of, open_json, sniff, text_of
 
 __all__ = ["FORMAT", "OPTIONS", "looks_like", "files_in", "parse_file", "STATES"]
@@ -84,7 +86,7 @@ def _kind(obj: dict[str, Any]) -> str | None:
     cls = str(obj.get("_class", ""))
     if isinstance(obj.get("type"), str) and obj["type"].startswith("run.") and isinstance(obj.get("data"), dict):
         return "event"
-    href = get(obj, "_links", "self", "href", default="")
+    href = get(obj, "_links", "self", "href", default="") if "startTimeMillis" in obj else ""
     if "startTimeMillis" in obj and "/wfapi/" in str(href):
         if "/execution/node/" in href:
             return "stage"
@@ -153,22 +155,7 @@ def _state(ctx, rec_row: int, raw: Any, column: str) -> tuple[bool, str | None]:
     return True, st
 
 
-_ACTION_KINDS = ("ParametersAction", "CauseAction", "BuildData", "TestResultAction")
-
-
-def _actions(obj: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The build's actions of the kinds we read, by kind (one pass)."""
-    out: dict[str, list[dict[str, Any]]] = {k: [] for k in _ACTION_KINDS}
-    for a in obj.get("actions") or ():
-        if not isinstance(a, dict):
-            continue
-        cls = a.get("_class")
-        if not cls:
-            continue
-        kind = str(cls).rsplit(".", 1)[-1]
-        if kind in out:
-            out[kind].append(a)
-    return out
+_BUILD_NO = re.compile(r"#\d+")
 
 
 def _build_run(ctx, obj: dict[str, Any], row: int, env_job: str | None) -> dict[str, Any] | None:
@@ -195,43 +182,67 @@ def _build_run(ctx, obj: dict[str, Any], row: int, env_job: str | None) -> dict[
     if not building and isinstance(start, int) and isinstance(duration, (int, float)) and duration >= 0 \
             and state is not None:
         finish_ms = start + int(duration)
-    acts = _actions(obj)
-    params = {}
-    for a in acts["ParametersAction"]:
-        for p in a.get("parameters") or []:
-            if isinstance(p, dict) and "name" in p:
-                params[str(p["name"])] = p.get("value")
+    # the actions of the kinds we read, in one pass: parameters (a later one overrides), causes, the first BuildData
+    # revision, the last TestResultAction with a count
+    params: dict[str, Any] = {}
     who = None
-    causes = []
-    for a in acts["CauseAction"]:
-        for c in a.get("causes") or []:
-            causes.append(c.get("shortDescription"))
-            who = who or c.get("userId") or c.get("userName")
+    causes: list[Any] = []
+    sha = None
+    tests_total = tests_passed = None
+    for a in obj.get("actions") or ():
+        if not isinstance(a, dict):
+            continue
+        cls = a.get("_class")
+        if not cls:
+            continue
+        kind = cls.rsplit(".", 1)[-1] if isinstance(cls, str) else str(cls).rsplit(".", 1)[-1]
+        if kind == "ParametersAction":
+            for p in a.get("parameters") or []:
+                if isinstance(p, dict) and "name" in p:
+                    params[str(p["name"])] = p.get("value")
+        elif kind == "CauseAction":
+            for c in a.get("causes") or []:
+                causes.append(c.get("shortDescription"))
+                who = who or c.get("userId") or c.get("userName")
+        elif kind == "BuildData":
+            if not sha:
+                rev = a.get("lastBuiltRevision")
+                sha = rev.get("SHA1") if isinstance(rev, dict) else None
+        elif kind == "TestResultAction":
+            if isinstance(a.get("totalCount"), int):
+                tests_total = a["totalCount"]
+                tests_passed = tests_total - int(a.get("failCount") or 0) - int(a.get("skipCount") or 0)
     if who is None and causes:
         who = causes[0]
-    sha = None
-    for a in acts["BuildData"]:
-        sha = get(a, "lastBuiltRevision", "SHA1")
-        if sha:
-            break
-    tests_total = tests_passed = None
-    for a in acts["TestResultAction"]:
-        if isinstance(a.get("totalCount"), int):
-            tests_total = a["totalCount"]
-            tests_passed = tests_total - int(a.get("failCount") or 0) - int(a.get("skipCount") or 0)
     msgs = []
-    for cs in ([obj.get("changeSet")] if isinstance(obj.get("changeSet"), dict) else []) + \
+    first_commit = None
+    change_set = obj.get("changeSet")
+    for cs in ([change_set] if isinstance(change_set, dict) else []) + \
               [c for c in obj.get("changeSets") or [] if isinstance(c, dict)]:
-        msgs += [i.get("msg") for i in cs.get("items") or [] if isinstance(i, dict)]
+        for i in cs.get("items") or []:
+            if isinstance(i, dict):
+                msgs.append(i.get("msg"))
+                ts = i.get("timestamp")
+                if isinstance(ts, int) and not isinstance(ts, bool) and ts > 0 and \
+                        (first_commit is None or ts < first_commit):
+                    first_commit = ts
     display = obj.get("displayName")
-    version = display if display and not re.fullmatch(r"#\d+", str(display)) else None
+    version = display if display and not _BUILD_NO.fullmatch(str(display)) else None
     return {
         "_row": row, "pipeline_id": f"{job}#{number}", "job": job, "service": job,
         "status": state, "started_at": start, "finished_at": finish_ms,
         "params": params, "triggered_by": who, "commit_sha": sha, "version": version,
         "tests_total": tests_total, "tests_passed": tests_passed,
+        "first_commit_at": None if first_commit is None else _ms_iso(first_commit),
         "text": text_of(*msgs, *causes, obj.get("description")),
     }
+
+
+def _ms_iso(ms: int) -> str | None:
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _wf_stage(ctx, obj: dict[str, Any], row: int, pid: str, job: str) -> dict[str, Any] | None:
@@ -248,7 +259,17 @@ def _wf_stage(ctx, obj: dict[str, Any], row: int, pid: str, job: str) -> dict[st
 
 def parse_file(path: Path, data: bytes | None = None, *, source_tz: str | None = None,
                **options: Any) -> ParsedFile:
-    ctx, cont = open_json(path, data, FORMAT, source_tz=source_tz, options=options)
+    # a large array of builds is decoded one build at a time (memory); anything the
+    # stream cannot take is read again as a whole, which names the problem
+    try:
+        return _parse(*open_json(path, data, FORMAT, source_tz=source_tz, options=options,
+                                 streamed=True))
+    except StreamBroken:
+        pass
+    return _parse(*open_json(path, data, FORMAT, source_tz=source_tz, options=options))
+
+
+def _parse(ctx: Any, cont: Any) -> ParsedFile:
     rule = DeployRule.from_context(ctx)
     env_job = None
     if cont.envelope_key in ("builds", "allBuilds"):

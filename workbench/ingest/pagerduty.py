@@ -18,6 +18,17 @@ maps it when the auditor decides so; ``opened_at`` = ``created_at``;
 else ``last_status_change_at`` (counted in a note); ``environment`` =
 ``production`` unless ``--option environment=``.
 
+Incident custom fields (PagerDuty's Incident Custom Fields, exported with the incident
+as ``custom_fields[]`` of ``{name, value, ...}``, the shape of ``GET
+/incidents/{id}/custom_fields/values``) carry what PagerDuty has no field for; their
+``name`` (case-insensitive) decides: ``environment`` -> environment (unless the
+option is given); ``caused_by_change`` / ``change_id`` -> caused_by_change_id;
+``caused_by_deployment`` / ``deployment_id`` -> caused_by_deployment_id;
+``rca_done`` / ``postmortem_done`` (boolean) -> rca_done; ``servicenow_incident`` /
+``ticket_number`` (the number of the ServiceNow incident the ServiceNow integration
+keeps in step with this one) -> incident_id, so that links written against the
+ticket number hold.  Other custom fields are not mapped.
+
 Other PagerDuty objects (priorities, users, teams, services, escalation policies:
 anything whose ``self`` link is on api.pagerduty.com) hold no canonical entity and
 are reported as such.
@@ -47,6 +58,40 @@ OPTIONS = {**COMMON_OPTIONS,
            "environment": "environment of every incident (default production)",
            "urgency_severity": "severity for incidents without a priority, e.g. high=2,low=4"}
 _P = re.compile(r"(?i)^\s*(?:p|sev|s)?\s*(\d+)")
+#: canonical column -> incident custom field names (lower case) that give it
+CUSTOM_FIELDS = {
+    "incident_id": ("servicenow_incident", "ticket_number"),
+    "environment": ("environment",),
+    "caused_by_change_id": ("caused_by_change", "change_id"),
+    "caused_by_deployment_id": ("caused_by_deployment", "deployment_id"),
+    "rca_done": ("rca_done", "postmortem_done"),
+}
+_TRUE = ("true", "yes", "y", "1", "done")
+_FALSE = ("false", "no", "n", "0", "")
+
+
+def _custom(ctx, obj: dict[str, Any], row: int) -> dict[str, Any] | None:
+    """The canonical values the incident's custom fields give (None: a bad value, rejected)."""
+    fields = obj.get("custom_fields")
+    if not isinstance(fields, list):
+        return {}
+    by_name = {str(f.get("name") or "").lower(): f.get("value") for f in fields if isinstance(f, dict)}
+    out: dict[str, Any] = {}
+    for col, names in CUSTOM_FIELDS.items():
+        v = next((by_name[n] for n in names if by_name.get(n) not in (None, "")), None)
+        if v is None:
+            continue
+        if col == "rca_done":
+            if isinstance(v, bool):
+                out[col] = v
+            elif str(v).strip().lower() in _TRUE + _FALSE:
+                out[col] = str(v).strip().lower() in _TRUE
+            else:
+                ctx.reject(row, "custom_fields", f"custom field rca_done is not true/false: {v!r}")
+                return None
+        else:
+            out[col] = str(v)
+    return out
 
 
 def _kind(obj: dict[str, Any]) -> str | None:
@@ -121,10 +166,14 @@ def parse_file(path: Path, data: bytes | None = None, *, source_tz: str | None =
             if not service:
                 ctx.reject(row, "service", "incident names no service")
                 continue
+            custom = _custom(ctx, obj, row)
+            if custom is None:
+                continue
             rows.append({"_row": row, "incident_id": obj.get("id") or str(obj.get("incident_number")),
                          "service": ctx.service(service), "environment": env,
                          "severity": _sev(ctx, obj, urg), "opened_at": obj.get("created_at"),
-                         "acknowledged_at": _earliest(acks), "resolved_at": resolved})
+                         "acknowledged_at": _earliest(acks), "resolved_at": resolved,
+                         **{k: v for k, v in custom.items() if not (k == "environment" and env)}})
         elif kind == "log_entry":
             by_incident.setdefault(str(get(obj, "incident", "id")), []).append((row, obj))
         elif kind == "reference":

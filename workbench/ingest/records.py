@@ -42,7 +42,7 @@ from ..errors import InputError
 from .base import decode_text
 
 __all__ = ["Record", "Container", "load", "peek", "Peek", "DEVLAKE_HEADER", "ENVELOPES",
-           "get", "MAX_DEPTH"]
+           "get", "MAX_DEPTH", "stream", "Streamed", "StreamBroken"]
 
 DEVLAKE_HEADER = ["id", "params", "data", "url", "input", "created_at"]
 #: keys whose list value holds the records of an envelope object
@@ -360,6 +360,115 @@ def _one_pass(text: str) -> Container | None:
             r.row = n
         cont.row_kind = "record"
     return cont
+
+
+class StreamBroken(Exception):
+    """A streamed document turned out not to be a plain array of objects one per line
+    (or had an error): read it again with :func:`load`, which names the problem."""
+
+
+class Streamed:
+    """The records of a large JSON document that is an array of objects, decoded one
+    at a time as they are iterated (a 200,000-build Jenkins export need not be in
+    memory as Python objects all at once).  Rows are line numbers, or record numbers
+    when the first two records share a line (minified JSON); a later pair sharing a
+    line raises :class:`StreamBroken`, as does anything malformed.  Iterate once;
+    ``len`` is the number of records read.  :meth:`get` decodes the record of a row
+    again (for telling duplicate records apart)."""
+
+    def __init__(self, text: str, start: int) -> None:
+        self.text = text
+        self._start = start
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._count = 0
+        dec = json.JSONDecoder()
+        self._dec = dec
+        ws = _WS.match
+        i = ws(text, start + 1).end()
+        first_lines: list[int] = []
+        j = i
+        try:
+            for _ in range(2):
+                if text[j] == "]":
+                    break
+                first_lines.append(text.count("\n", 0, j))
+                _, j = dec.raw_decode(text, j)
+                j = ws(text, j).end()
+                if text[j] == ",":
+                    j = ws(text, j + 1).end()
+        except (ValueError, IndexError, RecursionError):
+            raise StreamBroken() from None
+        self.row_kind = "record" if len(first_lines) == 2 and first_lines[0] == first_lines[1] \
+            else "line"
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, row: int, default: Any = None) -> Any:
+        span = self._spans.get(row)
+        if span is None:
+            return default
+        return json.loads(self.text[span[0]:span[1]])
+
+    def __iter__(self) -> Iterator[Record]:
+        text, dec, ws = self.text, self._dec, _WS.match
+        by_line = self.row_kind == "line"
+        spans = self._spans
+        try:
+            i = ws(text, self._start + 1).end()
+            line, pos, last = 1, 0, 0
+            if text[i] != "]":
+                while True:
+                    obj, end = dec.raw_decode(text, i)
+                    if not isinstance(obj, dict):
+                        raise StreamBroken()
+                    self._count += 1
+                    if by_line:
+                        line += text.count("\n", pos, i)
+                        pos = i
+                        if line == last:
+                            raise StreamBroken()
+                        last = row = line
+                    else:
+                        row = self._count
+                    spans[row] = (i, end)
+                    yield Record(obj, row)
+                    del obj
+                    i = ws(text, end).end()
+                    c = text[i]
+                    if c == ",":
+                        i = ws(text, i + 1).end()
+                    elif c == "]":
+                        break
+                    else:
+                        raise StreamBroken()
+            if text[i + 1:].strip():
+                raise StreamBroken()
+        except (ValueError, IndexError, RecursionError):
+            raise StreamBroken() from None
+
+
+def stream(path: Path, data: bytes) -> Streamed | None:
+    """A :class:`Streamed` for a large (over 1 MB) JSON document that is an array;
+    None for anything else (use :func:`load`)."""
+    if len(data) < (1 << 20) or path.suffix.lower() in (".ndjson", ".jsonl"):
+        return None
+    head = data[:4096].lstrip()
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip()
+    if not head.startswith(b"["):
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("[", start):
+        return None
+    try:
+        return Streamed(text, start)
+    except StreamBroken:
+        return None
 
 
 def _safe_offsets(text: str, key: str | None, doc: Any) -> list[int]:

@@ -12,7 +12,10 @@ incident, ``CHG`` -> change_request), else a CI (``name`` with ``operational_sta
 / ``install_status`` / ``sys_class_name`` ``cmdb_ci*``); ``--option table=...``
 overrides.  Times are ``YYYY-MM-DD HH:MM:SS`` without a zone: the raw ``value`` is
 UTC on the instance, display values are in the exporting user's zone and format.
-The zone is never assumed: ``--source-tz`` is required (``UTC`` for raw values);
+An export made with ``sysparm_display_value=all`` (every field a ``{display_value,
+value}`` pair) is read from its raw values, which the Table API documents as UTC:
+no ``--source-tz`` is needed (nor applied).  Otherwise the zone is never assumed:
+``--source-tz`` is required (``UTC`` for raw values);
 ``--option timestamp_format=%d.%m.%Y %H:%M:%S`` reads display values in a user's
 date format.  Raw values are used for times, codes and numbers; display values for
 names (service, team, requested_by), falling back to the raw value (a sys_id --
@@ -119,12 +122,14 @@ def files_in(path: Path) -> tuple[list[Path], list[str]]:
 
 
 class _Rec:
-    """One ServiceNow record: raw value and display value per field."""
+    """One ServiceNow record: raw value and display value per field.  ``both``: every
+    field came as ``{display_value, value}`` (a Table API export made with
+    ``sysparm_display_value=all``), so the raw ``value`` of a date/time is UTC."""
 
-    __slots__ = ("raw", "disp", "row")
+    __slots__ = ("raw", "disp", "row", "both")
 
-    def __init__(self, raw: dict[str, Any], disp: dict[str, Any], row: int) -> None:
-        self.raw, self.disp, self.row = raw, disp, row
+    def __init__(self, raw: dict[str, Any], disp: dict[str, Any], row: int, both: bool = False) -> None:
+        self.raw, self.disp, self.row, self.both = raw, disp, row, both
 
     def value(self, f: str) -> str | None:
         v = self.raw.get(f)
@@ -142,14 +147,18 @@ class _Rec:
 
 def _from_json(obj: dict[str, Any], row: int) -> _Rec:
     raw, disp = {}, {}
+    both = bool(obj)
     for k, v in obj.items():
         if isinstance(v, dict):
             raw[k] = v.get("value")
             if "display_value" in v:
                 disp[k] = v.get("display_value")
+            else:
+                both = False
         else:
             raw[k] = v
-    return _Rec(raw, disp, row)
+            both = False
+    return _Rec(raw, disp, row, both)
 
 
 def _load(ctx: Context) -> tuple[list[_Rec], set[str]]:
@@ -211,7 +220,17 @@ def _state(r: _Rec) -> int | None:
     return _int(r.value("state") or r.value("incident_state"))
 
 
-def _times(ctx: Context, table: str, rows: list[dict[str, Any]], cols: list[str]) -> pl.DataFrame:
+def _times(ctx: Context, table: str, rows: list[dict[str, Any]], cols: list[str],
+           raw_utc: bool = False) -> pl.DataFrame:
+    if raw_utc:
+        # sysparm_display_value=all: the times are the raw values, which the Table API
+        # gives in UTC whatever the exporting user's zone (display values are the user's)
+        keep = ctx.source_tz
+        ctx.source_tz = "UTC"
+        try:
+            return rows_to_frame(ctx, table, rows, times={c: "iso" for c in cols})
+        finally:
+            ctx.source_tz = keep
     fmt = ctx.opts.str("timestamp_format")
     try:
         return rows_to_frame(ctx, table, rows, times={c: "iso" for c in cols}, fmt=fmt)
@@ -223,6 +242,19 @@ def _times(ctx: Context, table: str, rows: list[dict[str, Any]], cols: list[str]
                 "display values are in the exporting user's zone: pass that zone",
                 file=exc.file, row=exc.row, column=exc.column) from None
         raise
+
+
+def _raw_utc(ctx: Context, recs: list[_Rec]) -> bool:
+    """Whether the times of these records are raw values known to be UTC: every field
+    of every record came as ``{display_value, value}`` (``sysparm_display_value=all``).
+    Exports of display values only, raw values only (indistinguishable from display
+    values in a CSV or a plain JSON) still need ``--source-tz``."""
+    if not recs or not all(r.both for r in recs):
+        return False
+    ctx.note("times are the raw 'value' parts of a sysparm_display_value=all export, which the "
+             "Table API gives in UTC" + (f" (--source-tz {ctx.source_tz} is not applied to them)"
+                                         if ctx.source_tz and ctx.source_tz.upper() != "UTC" else ""))
+    return True
 
 
 def _service_fields(ctx: Context, fields: set[str]) -> list[str]:
@@ -289,9 +321,10 @@ def _incidents(ctx: Context, recs: list[_Rec], fields: set[str]) -> pl.DataFrame
                  "with no resolved_at")
     if not rows:
         return pl.DataFrame()
-    df = _times(ctx, "incidents", rows, ["opened_at", "resolved_at"])
+    utc = _raw_utc(ctx, recs)
+    df = _times(ctx, "incidents", rows, ["opened_at", "resolved_at"], utc)
     closed = _times(ctx, "incidents", [{"_row": x["_row"], "opened_at": x["_closed"]} for x in rows],
-                    ["opened_at"])["opened_at"]
+                    ["opened_at"], utc)["opened_at"]
     bad = (df["resolved_at"] > closed).fill_null(False)
     for i in bad.arg_true().to_list():
         add_order_issue(ctx, table="incidents", row=int(df["_row"][i]), item=df["incident_id"][i],
@@ -335,7 +368,7 @@ def _changes(ctx: Context, recs: list[_Rec], fields: set[str]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame()
     return _times(ctx, "changes", rows, ["approved_at", "planned_start", "planned_end",
-                                         "actual_start", "actual_end"])
+                                         "actual_start", "actual_end"], _raw_utc(ctx, recs))
 
 
 def _cis(ctx: Context, recs: list[_Rec], fields: set[str]) -> pl.DataFrame:

@@ -166,6 +166,16 @@ def _with_format(txt: pl.Series, fmt: str, *, file: str, column: str,
 def epoch_to_utc(values: Sequence[Any], *, file: str, column: str,
                  rows: Sequence[int] | None = None, unit: str = "ms") -> pl.Series:
     """Epoch numbers (``ms`` or ``s``) -> UTC; 0 and null are null."""
+    if set(map(type, values)) <= {int, type(None)}:
+        # the usual case, vectorised: whole numbers (no bool, float or text) in range
+        try:
+            s = pl.Series(column, values, dtype=pl.Int64, strict=True)
+        except (TypeError, OverflowError, ValueError):
+            s = None
+        top = 253402300799999 if unit == "ms" else 253402300799
+        if s is not None and not ((s < 0) | (s > top)).any():
+            s = s.replace(0, None) if unit == "ms" else (s.replace(0, None) * 1000)
+            return s.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").cast(TS).alias(column)
     clean: list[int | None] = []
     for i, v in enumerate(values):
         if v is None:
