@@ -212,6 +212,26 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+class _StepClock:
+    """A :class:`~workbench.progress.Progress` that notes when each step began, so the
+    render/sign time can be split into its steps (layout, embedding, signing, ...)."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, str]] = []
+
+    def report(self, fraction: float, text: str = "") -> None:
+        self.marks.append((time.perf_counter(), text))
+
+    def cancelled(self) -> bool:
+        return False
+
+    def summary(self, end: float) -> str:
+        ends = [t for t, _ in self.marks[1:]] + [end]
+        return "; ".join(f"{text} {e - t:.2f} s"
+                         for (t, text), e in zip(self.marks, ends, strict=True)
+                         if e - t >= 0.005)
+
+
 def _phase(a: argparse.Namespace) -> int:
     """One measurement in a fresh process (polars' thread pool does not survive fork):
     synthesise, build the model, render one file; print a result line."""
@@ -229,16 +249,20 @@ def _phase(a: argparse.Namespace) -> int:
         checkpoint=checkpoint,
         checkpoint_signature=base64.b64encode(sign_detached(checkpoint.encode(), signer)).decode())
     t_model = time.perf_counter() - t0
+    clock = _StepClock()
     if a.phase == "pdf":
-        path = render_pdf(model, out / "bench.pdf", signer)
+        path = render_pdf(model, out / "bench.pdf", signer, progress=clock)
     else:
-        path = render_xlsx(model, out / "bench.xlsx", signer)
-    total = time.perf_counter() - t0
+        path = render_xlsx(model, out / "bench.xlsx", signer, progress=clock)
+    end = time.perf_counter()
+    total = end - t0
+    print(f"STEPS {clock.summary(end)}")
     print(f"RESULT {total:.3f} {t_model:.3f} {base_rss:.0f} {_rss_mb():.0f} {path}")
     return 0
 
 
-def _run_phase(phase: str, a: argparse.Namespace, out: Path) -> tuple[float, float, float, float, Path]:
+def _run_phase(phase: str, a: argparse.Namespace,
+               out: Path) -> tuple[float, float, float, float, Path, str]:
     import subprocess
 
     proc = subprocess.run([sys.executable, __file__, "--phase", phase, "--scale", str(a.scale),
@@ -247,8 +271,9 @@ def _run_phase(phase: str, a: argparse.Namespace, out: Path) -> tuple[float, flo
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode or line is None:
         raise SystemExit(f"{phase} failed:\n{proc.stdout}\n{proc.stderr}")
+    steps = next((ln[6:] for ln in proc.stdout.splitlines() if ln.startswith("STEPS ")), "")
     total, t_model, base, peak, path = line.split()[1:]
-    return float(total), float(t_model), float(base), float(peak), Path(path)
+    return float(total), float(t_model), float(base), float(peak), Path(path), steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,13 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     print("each file is rendered in a fresh process: peak RSS includes the synthetic input")
     ok = True
     for phase, label, target in (("pdf", "signed PDF  ", 10), ("xlsx", "signed Excel", 60)):
-        total, t_model, base, peak, path = _run_phase(phase, a, out)
+        total, t_model, base, peak, path, steps = _run_phase(phase, a, out)
         verified = verify_file(path).ok
         ok &= verified
         print(f"{label}: {total:6.2f} s (model {t_model:.2f} s + render/sign "
               f"{total - t_model:.2f} s), peak RSS {peak:,.0f} MB (input alone {base:,.0f} MB), "
               f"{path.stat().st_size / 1e6:.1f} MB, verified={verified}; target < {target} s: "
               f"{'met' if total < target else 'MISSED'}")
+        print(f"    render/sign steps: {steps}")
     tmp.cleanup()
     return 0 if ok else 1
 

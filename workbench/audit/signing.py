@@ -31,6 +31,8 @@ import io
 import json
 import os
 import tempfile
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from ..errors import InputError
 from ..paths import config_dir
 
 __all__ = [
+    "Attachment",
     "DEMO_CN",
     "DEMO_KEY_FILE",
     "FIGURES_ATTACHMENT",
@@ -55,6 +58,7 @@ __all__ = [
     "VerifyResult",
     "atomic_write_bytes",
     "demo_key",
+    "embed_attachments",
     "load_signer",
     "pdf_attachment",
     "sign_detached",
@@ -341,9 +345,57 @@ def _pyhanko_signer(signer: Signer):
                         cert_registry=SimpleCertificateStore.from_certs(others))
 
 
-def sign_pdf(in_bytes: bytes, signer: Signer) -> bytes:
+@dataclass(frozen=True)
+class Attachment:
+    """A file to embed in a PDF (an ``/EmbeddedFiles`` entry with size and MD5
+    checksum parameters, Flate-compressed).  :meth:`prepare` compresses and checksums
+    it ahead of time -- in another thread, say, while the document is laid out: zlib
+    and hashlib release the GIL, and a figures JSON can be 100 MB and more."""
+
+    name: str
+    data: bytes
+    description: str
+    mime_type: str = "application/json"
+    #: zlib stream of ``data`` and its MD5, when made ahead (else made while writing)
+    compressed: bytes | None = field(default=None, repr=False)
+    md5: bytes | None = field(default=None, repr=False)
+
+    def prepare(self) -> Attachment:
+        """A copy with the compressed stream and the checksum made (zlib's default
+        level, as pyHanko writes a stream itself)."""
+        return Attachment(self.name, self.data, self.description, self.mime_type,
+                          zlib.compress(self.data), hashlib.md5(self.data).digest())
+
+
+def embed_attachments(writer, attachments: Sequence[Attachment]) -> None:
+    """Add ``attachments`` to the pending update of the pyHanko ``writer``."""
+    from pyhanko.pdf_utils import embed, generic
+
+    for att in attachments:
+        if att.compressed is None or att.md5 is None:
+            stream = embed.EmbeddedFileObject.from_file_data(
+                writer, att.data, mime_type=att.mime_type,
+                params=embed.EmbeddedFileParams(embed_size=True, embed_checksum=True))
+        else:   # the same object, from the stream and checksum made ahead
+            stream = embed.EmbeddedFileObject(writer, stream_data=att.data,
+                                              encoded_data=att.compressed,
+                                              mime_type=att.mime_type)
+            stream[generic.pdf_name("/Filter")] = generic.pdf_name("/FlateDecode")
+            stream[generic.pdf_name("/Params")] = generic.DictionaryObject({
+                generic.pdf_name("/Size"): generic.NumberObject(len(att.data)),
+                generic.pdf_name("/CheckSum"): generic.ByteStringObject(att.md5)})
+        embed.embed_file(writer, embed.FileSpec(
+            file_spec_string=att.name, file_name=att.name, embedded_data=stream,
+            description=att.description))
+
+
+def sign_pdf(in_bytes: bytes, signer: Signer, attachments: Sequence[Attachment] = ()) -> bytes:
     """PAdES-sign a PDF (invisible field ``WorkbenchSignature``, SHA-256, no timestamp)
-    as an incremental update, and return the signed bytes."""
+    as an incremental update, and return the signed bytes.
+
+    ``attachments`` are embedded in that same update, so the signature covers them and
+    the file is read, written and hashed once (not once per attachment and again for
+    the signature)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
@@ -355,6 +407,7 @@ def sign_pdf(in_bytes: bytes, signer: Signer) -> bytes:
         name=_common_name(signer.cert) or None,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(in_bytes))
+    embed_attachments(writer, attachments)
     out = signers.PdfSigner(meta, signer=_pyhanko_signer(signer)).sign_pdf(writer)
     return out.getvalue()
 

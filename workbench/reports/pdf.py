@@ -7,16 +7,25 @@ environments, findings, waivers, reconciliation, extra tables, strategy comparis
 anomalies; methodology with the SLOs in force; evidence manifest.  Every page has a
 "Page X of Y" footer.
 
-The figures JSON is embedded as the attachment ``figures.json`` and the whole file is
-then PAdES-signed; the result is written atomically.  Only the built-in Helvetica and
-Courier fonts are used and the reportlab output is built in invariant mode, so the
-unsigned document depends on the model alone.
+The figures JSON is embedded as the attachment ``figures.json`` (beside the ledger
+checkpoint, when there is one) in the same incremental update as the PAdES signature,
+which covers the whole file; the result is written atomically.  Only the built-in
+Helvetica and Courier fonts are used and the reportlab output is built in invariant
+mode, so the unsigned document depends on the model alone.
+
+Speed (issue 5): the big tables are drawn by :class:`_FastTable` and
+:class:`_CellParagraph`, which write exactly the operators reportlab's own ``Table``
+and ``Paragraph`` write (tests/test_reports_speed_invariants.py compares the bytes),
+from memoised widths, numbers and text; page streams are Flate-compressed without
+reportlab's ASCII85 layer; the figures JSON is compressed in a second thread while the
+pages are laid out.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -27,10 +36,14 @@ from reportlab.graphics.shapes import Drawing, Group, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase.pdfdoc import PDFStream, PDFZCompress
+from reportlab.pdfbase.pdfmetrics import getFont, stringWidth, unicode2T1
 from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.pdfgen import textobject as rl_textobject
+from reportlab.pdfgen.canvas import PATH_OPS
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
@@ -43,7 +56,14 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from ..audit.signing import FIGURES_ATTACHMENT, Signer, atomic_write_bytes, sign_pdf
+from ..audit.signing import (
+    FIGURES_ATTACHMENT,
+    Attachment,
+    Signer,
+    atomic_write_bytes,
+    embed_attachments,
+    sign_pdf,
+)
 from ..progress import Progress, step
 from .excel import NONPROD_SHEET
 from .model import Column, ReportModel, ReportTable, TrendPoint, format_cell
@@ -142,7 +162,17 @@ def _canvas_class(footer_left: str, demo: bool) -> type[rl_canvas.Canvas]:
                 self.__dict__.update(state)
                 self._footer(total)
                 super().showPage()
+                _flate_only(self._doc.Pages.pages[-1])
             super().save()
+
+        # the table backgrounds and rules: as Canvas.rect / Canvas.line, numbers memoised
+        def rect(self, x: float, y: float, width: float, height: float,
+                 stroke: int = 1, fill: int = 0) -> None:
+            self._code.append(f"n {_fp(x)} {_fp(y)} {_fp(width)} {_fp(height)} re "
+                              + PATH_OPS[stroke, fill, self._fillMode])
+
+        def line(self, x1: float, y1: float, x2: float, y2: float) -> None:
+            self._code.append(f"n {_fp(x1)} {_fp(y1)} m {_fp(x2)} {_fp(y2)} l S")
 
         def _footer(self, total: int) -> None:
             self.saveState()
@@ -163,7 +193,150 @@ def _canvas_class(footer_left: str, demo: bool) -> type[rl_canvas.Canvas]:
     return NumberedCanvas
 
 
+def _flate_only(page: Any) -> None:
+    """Give a page its content stream with the Flate filter alone, where reportlab would
+    add an ASCII85 layer on top (``rl_config.useA85``, a process-wide setting): the
+    pure-Python ASCII85 encoder is the slowest step of writing a long report, and it
+    makes the streams a quarter bigger for nothing (the signed file is binary anyway).
+    Set as ``PDFPage.check_format`` sets it otherwise, so the page keeps its stream."""
+    if page.compression and page.stream is not None and not page.Contents:
+        contents = PDFStream(content=page.stream, filters=[PDFZCompress])
+        contents.__Comment__ = "page stream"
+        page.Contents = contents
+
+
 # --------------------------------------------------------------------------- tables
+
+# Memo tables for the hot paths of the table layout (thousands of rows repeat the same
+# service names, statuses and coordinates).  They only cache pure functions of their
+# keys, so the output is byte for byte what reportlab makes without them; they are
+# emptied after every build (:func:`build_pdf_bytes`).
+_WIDTHS: dict[tuple[str, str, float], float] = {}
+_TEXT_OPS: dict[tuple[str, str], str | None] = {}
+_NUMBERS: dict[float, str] = {}
+#: wrapping cells by (text, monospace, column width, styles): one paragraph is shared by
+#: every cell of a column that shows the same text
+_PARAGRAPHS: dict[tuple[str, bool, float, int], Paragraph] = {}
+
+
+def _string_width(text: str, font: str, size: float) -> float:
+    """``stringWidth``, memoised."""
+    key = (text, font, size)
+    width = _WIDTHS.get(key)
+    if width is None:
+        width = _WIDTHS[key] = stringWidth(text, font, size)
+    return width
+
+
+def _fp(value: float) -> str:
+    """reportlab's ``fp_str`` of one number, memoised (``fp_str(x, y)`` is the two
+    numbers formatted one by one and joined by a space)."""
+    text = _NUMBERS.get(value)
+    if text is None:
+        text = _NUMBERS[value] = fp_str(value)
+    return text
+
+
+def _text_op(text: str, font_name: str) -> str | None:
+    """The show-text operators reportlab's ``PDFTextObject.textLine`` writes for
+    ``text`` in a built-in (Type 1) font, or None when the text needs a substitution
+    font (those cells take reportlab's own path)."""
+    key = (text, font_name)
+    if key in _TEXT_OPS:
+        return _TEXT_OPS[key]
+    font = getFont(font_name)
+    op: str | None = None
+    if not font._dynamicFont and not font._multiByte:
+        parts = unicode2T1(text, [font] + font.substitutionFonts)
+        if all(f is font for f, _ in parts):
+            op = " ".join(f"({escapePDF(t)}) Tj" for _, t in parts)
+    _TEXT_OPS[key] = op
+    return op
+
+
+def _clear_caches() -> None:
+    _WIDTHS.clear()
+    _TEXT_OPS.clear()
+    _NUMBERS.clear()
+    _PARAGRAPHS.clear()
+
+
+class _CellParagraph(Paragraph):
+    """A table-cell paragraph that remembers its last wrap and what it drew.
+
+    Column headers are drawn again on every page of a table, and a cell paragraph is
+    shared by the cells of one column that show the same text; each is wrapped again
+    whenever a table is split or drawn.  The line breaking depends on the width alone,
+    so a second wrap at the same width keeps the lines of the first.  Drawing happens
+    in a coordinate system translated to the cell (``Flowable.drawOn``) and writes the
+    same operators each time for the same lines and the same font state of the canvas
+    it starts from (saved and restored around it), so those operators are replayed."""
+
+    _wrapped_width: float | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if availWidth == self._wrapped_width:
+            return self.width, self.height
+        width, height = super().wrap(availWidth, availHeight)
+        self._wrapped_width = availWidth if width == availWidth else None
+        return width, height
+
+    def draw(self) -> None:
+        canv = self.canv
+        if self._wrapped_width is None or getattr(self, "_showBoundary", False):
+            return super().draw()
+        drawn = self.__dict__.setdefault("_drawn", {})
+        key = (self._wrapped_width, canv._fontname, canv._fontsize, canv._leading,
+               canv._doc)
+        code = drawn.get(key)
+        if code is not None:
+            canv._code.extend(code)
+            return None
+        start = len(canv._code)
+        super().draw()
+        drawn[key] = canv._code[start:]
+        return None
+
+
+class _FastTable(Table):
+    """A platypus ``Table`` that draws its one-line plain-text cells directly.
+
+    reportlab draws each such cell through ``canvas.drawString`` /
+    ``drawRightString``: a text object, its origin, the text operators and the width
+    for right alignment, for every one of the ~10^5 cells of a big report.  This
+    writes exactly the same operators (``BT 1 0 0 1 x y Tm (text) Tj T* ET``) from
+    memoised parts; every other cell (paragraphs, centred or multi-line text, links,
+    bidirectional text) goes through reportlab's own ``_drawCell``.
+    """
+
+    def _drawCell(self, cellval: Any, cellstyle: Any, pos: Any, size: Any) -> None:
+        canv = self.canv
+        if (cellval.__class__ is not str or cellstyle.valign != "TOP"
+                or cellstyle.alignment not in ("LEFT", "RIGHT") or "\n" in cellval
+                or cellstyle.href or cellstyle.destination or cellstyle.direction
+                or cellstyle.shaping or not canv.bottomup or rl_textobject.rtlSupport):
+            return super()._drawCell(cellval, cellstyle, pos, size)
+        if self._curcellstyle is not cellstyle:    # as Table._drawCell does
+            cur = self._curcellstyle
+            if cur is None or cellstyle.color != cur.color:
+                canv.setFillColor(cellstyle.color)
+            if (cur is None or cellstyle.leading != cur.leading
+                    or cellstyle.fontname != cur.fontname or cellstyle.fontsize != cur.fontsize):
+                canv.setFont(cellstyle.fontname, cellstyle.fontsize, cellstyle.leading)
+            self._curcellstyle = cellstyle
+        op = _text_op(cellval, canv._fontname)
+        if op is None:
+            return super()._drawCell(cellval, cellstyle, pos, size)
+        colpos, rowpos = pos
+        colwidth, rowheight = size
+        y = rowpos + rowheight - cellstyle.topPadding - cellstyle.fontsize
+        if cellstyle.alignment == "LEFT":
+            x = colpos + cellstyle.leftPadding
+        else:
+            x = colpos + colwidth - cellstyle.rightPadding
+            x = x - _string_width(cellval, canv._fontname, canv._fontsize)
+        canv._code.append(f"BT 1 0 0 1 {_fp(x)} {_fp(y)} Tm {op} T* ET")
+        return None
 
 
 def _col_widths(columns: Sequence[Column], width: float = FRAME_WIDTH) -> list[float]:
@@ -174,36 +347,68 @@ def _col_widths(columns: Sequence[Column], width: float = FRAME_WIDTH) -> list[f
 def _cell(text: str, column: Column, width: float, st: dict[str, ParagraphStyle]) -> Any:
     """A plain string when it fits on one line, else a wrapping Paragraph."""
     font, size = (_MONO_FONT, _HASH_SIZE) if column.kind == "hash" else (_BODY_FONT, _CELL_SIZE)
-    if "\n" not in text and stringWidth(text, font, size) <= width - 2 * _PAD:
+    if "\n" not in text and _string_width(text, font, size) <= width - 2 * _PAD:
         return text
-    style = st["cell"] if column.kind != "hash" else ParagraphStyle(
-        "hashcell", parent=st["cell"], fontName=_MONO_FONT, fontSize=_HASH_SIZE)
-    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+    key = (text, column.kind == "hash", width, id(st))
+    para = _PARAGRAPHS.get(key)
+    if para is None:
+        style = st["cell"] if column.kind != "hash" else ParagraphStyle(
+            "hashcell", parent=st["cell"], fontName=_MONO_FONT, fontSize=_HASH_SIZE)
+        para = _PARAGRAPHS[key] = _CellParagraph(escape(text).replace("\n", "<br/>"), style)
+    return para
 
 
 def _table_style(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> TableStyle:
+    """All style commands of a table chunk (cell properties, backgrounds and lines)."""
+    return TableStyle(_cell_commands(columns) + _paint_commands(columns, rows))
+
+
+def _cell_commands(columns: Sequence[Column]) -> list[tuple]:
+    """The commands that set cell properties (fonts, colour, alignment, padding); they
+    are the same for every row of a column (header row apart)."""
     cmds: list[tuple] = [
         ("FONT", (0, 0), (-1, 0), _BOLD_FONT, _CELL_SIZE),
         ("FONT", (0, 1), (-1, -1), _BODY_FONT, _CELL_SIZE),
-        ("BACKGROUND", (0, 0), (-1, 0), _HEADER_BG),
         ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), _PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
         ("TOPPADDING", (0, 0), (-1, -1), 1.6), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c8ced6")),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _STRIPE]),
     ]
     for ci, col in enumerate(columns):
         if col.kind == "hash":
             cmds.append(("FONT", (ci, 1), (ci, -1), _MONO_FONT, _HASH_SIZE))
         if col.kind in ("int", "float", "hours", "ratio", "metric"):
             cmds.append(("ALIGN", (ci, 1), (ci, -1), "RIGHT"))
+    return cmds
+
+
+def _paint_commands(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    """Backgrounds (header, stripes, coloured status cells) and rules, in drawing order."""
+    cmds: list[tuple] = [
+        ("BACKGROUND", (0, 0), (-1, 0), _HEADER_BG),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c8ced6")),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _STRIPE]),
+    ]
+    for ci, col in enumerate(columns):
         if col.key in _COLOURED_COLUMNS:
             for ri, row in enumerate(rows, start=1):
                 colour = _CELL_COLOURS.get(str(row.get(col.key)))
                 if colour is not None:
                     cmds.append(("BACKGROUND", (ci, ri), (ci, ri), colour))
-    return TableStyle(cmds)
+    return cmds
+
+
+def _cell_styles(columns: Sequence[Column]) -> tuple[list[Any], list[Any]]:
+    """The cell styles of the header row and of every body row: those reportlab makes
+    from :func:`_cell_commands` for a table of one header and one body row.
+
+    A ``Table`` otherwise makes a style object per cell and runs every command over
+    every cell of every chunk; here the rows of a chunk share these (cell-property
+    commands would change a table's styles in place, so none is given to it)."""
+    blank = [""] * len(columns)
+    proto = Table([blank, list(blank)], style=TableStyle(_cell_commands(columns)))
+    header, body = proto._cellStyles
+    return list(header), list(body)
 
 
 def _compact_width(columns: Sequence[Column]) -> float:
@@ -220,15 +425,28 @@ def _table_flowables(table: ReportTable, st: dict[str, ParagraphStyle], *,
     if not table.rows:
         return [Paragraph(escape(table.empty_text), st["body"])]
     widths = _col_widths(table.columns, width)
-    header = [Paragraph(escape(c.header), st["head"]) for c in table.columns]
+    header = [_CellParagraph(escape(c.header), st["head"]) for c in table.columns]
     shown = table.rows[:limit]
+    head_styles, body_styles = _cell_styles(table.columns)
+    # a row of one-line text cells is one line high (as Table._calc_height finds it);
+    # rows with a paragraph (and the header) are measured by the table
+    line_height = (body_styles[0].leading + (body_styles[0].bottomPadding
+                                             + body_styles[0].topPadding))
+    one_line = all(s.leading == body_styles[0].leading
+                   and s.topPadding == body_styles[0].topPadding
+                   and s.bottomPadding == body_styles[0].bottomPadding for s in body_styles)
     out: list[Flowable] = []
     for start in range(0, len(shown), _CHUNK):
         chunk = shown[start:start + _CHUNK]
         data = [header] + [[_cell(format_cell(c, r), c, w, st)
                             for c, w in zip(table.columns, widths, strict=True)] for r in chunk]
-        out.append(Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT",
-                         style=_table_style(table.columns, chunk)))
+        heights = [None] + [line_height if one_line and all(v.__class__ is str for v in row)
+                            else None for row in data[1:]]
+        # the cells are already what Table.normalizeData makes (str or flowables)
+        out.append(_FastTable(data, colWidths=widths, rowHeights=heights, repeatRows=1,
+                              hAlign="LEFT", normalizedData=1,
+                              cellStyles=[head_styles] + [list(body_styles) for _ in chunk],
+                              style=TableStyle(_paint_commands(table.columns, chunk))))
     if len(table.rows) > len(shown):
         more = len(table.rows) - len(shown)
         out.append(Spacer(1, 4))
@@ -588,31 +806,33 @@ def build_pdf_bytes(model: ReportModel, *, demo: bool) -> bytes:
         invariant=1,
     )
     footer = f"{model.title} - evidence root {model.evidence_root[:16]}..."
-    doc.build(_story(model, demo), canvasmaker=_canvas_class(footer, demo))
+    try:
+        doc.build(_story(model, demo), canvasmaker=_canvas_class(footer, demo))
+    finally:
+        _clear_caches()
     return buf.getvalue()
 
 
 def embed_attachment(pdf_bytes: bytes, name: str, data: bytes, description: str,
                      mime_type: str = "application/json") -> bytes:
     """Attach ``data`` as the embedded file ``name`` (an incremental update)."""
-    from pyhanko.pdf_utils import embed
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
-    stream = embed.EmbeddedFileObject.from_file_data(
-        writer, data, mime_type=mime_type,
-        params=embed.EmbeddedFileParams(embed_size=True, embed_checksum=True))
-    embed.embed_file(writer, embed.FileSpec(
-        file_spec_string=name, file_name=name, embedded_data=stream, description=description))
+    embed_attachments(writer, [Attachment(name, data, description, mime_type)])
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
 
 
+_FIGURES_DESCRIPTION = "Recomputed figures behind this report (JSON)"
+_CHECKPOINT_DESCRIPTION = "Signed ledger checkpoint (origin, size, root)"
+
+
 def embed_figures(pdf_bytes: bytes, figures_json: str) -> bytes:
     """Attach the figures JSON as ``figures.json`` (an incremental update)."""
     return embed_attachment(pdf_bytes, FIGURES_ATTACHMENT, figures_json.encode("utf-8"),
-                            "Recomputed figures behind this report (JSON)")
+                            _FIGURES_DESCRIPTION)
 
 
 def checkpoint_json(model: ReportModel) -> bytes | None:
@@ -626,19 +846,30 @@ def checkpoint_json(model: ReportModel) -> bytes | None:
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
+def _figures_attachment(model: ReportModel) -> Attachment:
+    """``figures.json``, compressed and checksummed (run beside the layout)."""
+    return Attachment(FIGURES_ATTACHMENT, model.figures_json.encode("utf-8"),
+                      _FIGURES_DESCRIPTION).prepare()
+
+
 def render_pdf(model: ReportModel, out_path: str | Path, signer: Signer,
                progress: Progress | None = None) -> Path:
-    """Lay out, attach the figures, sign and atomically write the PDF report."""
+    """Lay out, attach the figures, sign and atomically write the PDF report.
+
+    The figures JSON (100 MB and more for a big workspace) is compressed in a second
+    thread while the pages are laid out; the attachments and the signature are then
+    written as one incremental update, so the file is written and hashed once."""
     step(progress, 0.05, "laying out the PDF report")
-    raw = build_pdf_bytes(model, demo=signer.is_demo)
-    step(progress, 0.7, "embedding the figures")
-    with_figures = embed_figures(raw, model.figures_json)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-figures") as pool:
+        figures = pool.submit(_figures_attachment, model)
+        raw = build_pdf_bytes(model, demo=signer.is_demo)
+        step(progress, 0.7, "embedding the figures")
+        attachments = [figures.result()]
     cp = checkpoint_json(model)
     if cp is not None:
-        with_figures = embed_attachment(with_figures, CHECKPOINT_ATTACHMENT, cp,
-                                        "Signed ledger checkpoint (origin, size, root)")
+        attachments.append(Attachment(CHECKPOINT_ATTACHMENT, cp, _CHECKPOINT_DESCRIPTION))
     step(progress, 0.8, "signing the PDF")
-    signed = sign_pdf(with_figures, signer)
+    signed = sign_pdf(raw, signer, attachments)
     step(progress, 0.95, "writing the PDF")
     path = atomic_write_bytes(out_path, signed)
     step(progress, 1.0, "PDF report written")
