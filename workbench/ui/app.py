@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .. import __version__
 from ..errors import WorkbenchError
@@ -20,7 +20,8 @@ from . import jobs
 from .main_window import MainWindow, app_icon, settings
 from .theme import THEMES, apply_theme
 
-__all__ = ["run_gui", "main", "application", "default_workspace"]
+__all__ = ["run_gui", "main", "application", "default_workspace", "open_window",
+           "unclip_step_curves"]
 
 
 def application(argv: list[str] | None = None) -> QApplication:
@@ -62,6 +63,53 @@ def default_workspace() -> tuple[Path, bool]:
     return path, has_samples and not jobs.has_evidence(path)
 
 
+def open_window(workspace: str | Path, *, recompute: bool = True, policy: str | None = None,
+                remember: bool = True) -> MainWindow:
+    """The main window on ``workspace`` as the application opens it: views that are
+    not on screen build their tables and plots when first shown
+    (:attr:`workbench.ui.views.base.View.defer_hidden`), and the figures come from
+    the workspace's results cache when the evidence, policy and code are those of
+    the last recompute (read while the window is being built,
+    :func:`workbench.ui.jobs.prefetch_saved`); otherwise they are recomputed in the
+    background (:func:`workbench.ui.jobs.recompute_workspace`).
+    ``MainWindow.recomputed`` fires once the view on screen shows them.  Deferring
+    hidden views is process-wide: the application has one main window."""
+    from .views.base import View
+
+    View.defer_hidden = True
+    if recompute and (Path(workspace) / "workspace.sqlite").exists():
+        # read the saved figures while the window is being built
+        jobs.prefetch_saved(workspace, policy)
+    try:
+        win = MainWindow(workspace, policy=policy, recompute=recompute, remember=remember)
+    except BaseException:
+        jobs.cancel_prefetch(workspace, policy)
+        raise
+    unclip_step_curves(win)
+    return win
+
+
+def unclip_step_curves(root: QWidget) -> int:
+    """Turn clip-to-view and downsampling off for the step-mode curves (histogram
+    bars) of every plot under ``root``; returns how many.
+
+    pyqtgraph 0.14 clips and downsamples X and Y of a curve alike, but a step curve
+    has one X more than Y, so once its data extends past the visible range
+    ``setData`` raises ("len(X) must be len(Y)+1") -- the overview's monthly bars
+    when the window is on screen before the first figures arrive.  Bars are a few
+    dozen points: neither setting helps them; line curves keep both."""
+    import pyqtgraph as pg
+
+    n = 0
+    for plot in root.findChildren(pg.PlotWidget):
+        for item in plot.getPlotItem().items:
+            if isinstance(item, pg.PlotDataItem) and item.opts.get("stepMode"):
+                item.setClipToView(False)
+                item.setDownsampling(ds=1, auto=False)
+                n += 1
+    return n
+
+
 def run_gui(workspace: str | None = None) -> int:
     """Open the main window; returns the application's exit code."""
     app = application()
@@ -71,7 +119,7 @@ def run_gui(workspace: str | None = None) -> int:
     else:
         path, needs_sample = default_workspace()
     try:
-        win = MainWindow(path, recompute=not needs_sample)
+        win = open_window(path, recompute=not needs_sample)
     except WorkbenchError as exc:
         QMessageBox.critical(None, "Cannot open workspace", str(exc))
         return 2

@@ -8,6 +8,10 @@ screenshot runs synchronously, and what tests can call with a fake progress.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from ..policy import Policy, load_policy
 from ..progress import Progress, step
 from ..workspace import Workspace
 
-__all__ = ["Outcome", "EvidenceSnapshot", "recompute_workspace", "import_into", "verify_workspace",
+__all__ = ["Outcome", "LazyTables", "prefetch_saved", "cancel_prefetch", "EvidenceSnapshot", "recompute_workspace", "import_into", "verify_workspace",
            "export_reports", "sample_workspace_path", "has_evidence", "build_sample_workspace",
            "preview_paths", "Preview", "draw_sample", "run_compare", "evidence_snapshot",
            "validate_policy_text", "verify_report_files", "capabilities", "monthly_anomalies"]
@@ -67,6 +71,11 @@ class Outcome:
     #: flagged months of the monthly series (:func:`monthly_anomalies`), or None when
     #: this version has no anomaly detection
     anomalies: pl.DataFrame | None = None
+    #: "hit" when the figures were loaded from the workspace's results cache, else
+    #: why they were recomputed ("empty", "stale: evidence_root", "off", ...)
+    cache: str = "off"
+    #: seconds the recompute took (for a cache hit: the one that saved the figures)
+    seconds: float | None = None
 
 
 ANOMALY_SCHEMA = {"metric": pl.String, "level": pl.String, "environment": pl.String,
@@ -108,11 +117,25 @@ def monthly_anomalies(results: Results, metrics: tuple[str, ...] = ("deployments
     return pl.DataFrame(rows, schema=ANOMALY_SCHEMA)
 
 
-def capabilities() -> dict[str, tuple[bool, str]]:
+def capabilities(*, fast: bool = False) -> dict[str, tuple[bool, str]]:
     """Which optional parts of the core this version has (``compare``: the strategy
-    comparison).  Importing them is slow the first time (scipy), so recomputes call
-    this in their worker thread and the views only read the answer."""
+    comparison).  Importing them is slow the first time (scipy, two seconds), so
+    recomputes call this in their worker thread and the views only read the answer.
+    ``fast`` only looks for the modules (no import): the start from saved figures."""
     out: dict[str, tuple[bool, str]] = {}
+    if fast:
+        # find the modules without importing them (importing workbench.stats imports
+        # scipy.stats, which is what makes this slow)
+        from importlib.machinery import PathFinder
+        from importlib.util import find_spec
+
+        stats = Path(__file__).resolve().parent.parent / "stats"
+        missing = [name for name, found in (
+            ("scipy", find_spec("scipy") is not None),
+            ("workbench.stats.compare", PathFinder.find_spec("compare", [str(stats)]) is not None))
+            if not found]
+        out["compare"] = (not missing, f"No module named {missing[0]!r}" if missing else "")
+        return out
     try:
         from ..stats.compare import compare  # noqa: F401
         out["compare"] = (True, "")
@@ -144,28 +167,191 @@ def evidence_snapshot(ws: Workspace) -> EvidenceSnapshot:
         last_verify=verifies[-1] if verifies else None)
 
 
+class LazyTables(Mapping[str, pl.DataFrame]):
+    """The workspace's engine tables (:func:`workbench.governance.engine_tables`),
+    read on first use.  A recompute served from the results cache does not read the
+    evidence (a million deployments are a second of Parquet); the few views that
+    show inputs (pipeline stages, waivers) get them when they first ask.
+
+    Keys are the canonical table names, known without reading anything.  The
+    tables are read in the thread that first asks, on its own workspace connection
+    (SQLite connections stay in their thread); :meth:`prefetch` starts that in a
+    background thread, after ``delay`` seconds (so that the first paint goes first)."""
+
+    def __init__(self, path: str | Path, preloaded: Mapping[str, pl.DataFrame] | None = None) -> None:
+        from ..schema import TABLES
+
+        self.path = Path(path)
+        self._names = tuple(TABLES)
+        self._preloaded = dict(preloaded or {})
+        self._tables: dict[str, pl.DataFrame] | None = None
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+
+    def _load(self) -> dict[str, pl.DataFrame]:
+        with self._lock:
+            if self._tables is None:
+                from ..governance import engine_tables
+
+                with Workspace.open(self.path, create=False) as ws:
+                    self._tables = dict(engine_tables(ws))
+            return self._tables
+
+    @property
+    def loaded(self) -> bool:
+        return self._tables is not None
+
+    def prefetch(self, delay: float = 0.0) -> threading.Thread:
+        """Read the tables in a daemon thread (errors surface on the next access)."""
+        def run() -> None:
+            if delay:
+                time.sleep(delay)
+            try:
+                self._load()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by __getitem__
+                self._error = exc
+
+        t = threading.Thread(target=run, name="workbench-tables", daemon=True)
+        t.start()
+        return t
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        if name not in self._names:
+            raise KeyError(name)
+        if name in self._preloaded:
+            return self._preloaded[name]
+        tables = self._load()
+        if name not in tables:
+            raise KeyError(name)
+        return tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __repr__(self) -> str:
+        return f"LazyTables({str(self.path)!r}, loaded={self.loaded})"
+
+
+def _outcome_extras(res: Results) -> dict[str, pl.DataFrame]:
+    try:
+        a = monthly_anomalies(res)
+    except Exception:  # noqa: BLE001 - markers are an extra; the figures stand without them
+        a = None
+    return {} if a is None else {"anomalies": a}
+
+
 def recompute_workspace(path: str | Path, policy_path: str | None = None, *,
-                        period: str | None = None, log: bool = True,
+                        period: str | None = None, log: bool = True, use_cache: bool = True,
                         progress: Progress | None = None) -> Outcome:
-    """Recompute every figure of the workspace at ``path`` (the CLI's ``recompute``),
-    reconcile the reported figures when the workspace has any, and read the
-    evidence snapshot."""
-    from ..service import recompute_workspace as _recompute_workspace
+    """The figures of the workspace at ``path`` (the CLI's ``recompute``), with the
+    reported figures reconciled when the workspace has any, and the evidence
+    snapshot.
+
+    Through the workspace's results cache (:func:`workbench.service.recompute_cached`):
+    when the evidence, policy, registry and code are those of the last recompute,
+    its saved figures are loaded (checked against their hashes) instead of
+    recomputed -- the per-item frames (deployments, clocks, alerts, gates) when
+    first used -- and the evidence tables are read only when a view asks
+    (:class:`LazyTables`; the small ones were saved with the figures).  A load
+    started by :func:`prefetch_saved` for the same workspace and policy is used
+    when there is one.  ``use_cache=False`` always recomputes."""
+    if use_cache and period is None:
+        fut = _take_prefetch(path, policy_path)
+        if fut is not None:
+            step(progress, 0.0, "loading the saved figures")
+            try:
+                got = fut.result()
+            except Exception:  # noqa: BLE001 - the ordinary path below reports it
+                got = None
+            if got is not None:
+                return got
+    out = _outcome(path, policy_path, period=period, log=log, use_cache=use_cache,
+                   progress=progress)
+    assert out is not None
+    return out
+
+
+def _outcome(path: str | Path, policy_path: str | None, *, period: str | None, log: bool,
+             use_cache: bool, progress: Progress | None, recompute: bool = True) -> Outcome | None:
+    from ..service import recompute_cached
+    from ..workspace.results_cache import LAZY_FRAMES
 
     with Workspace.open(path, create=False) as ws:
-        policy, res, tables = _recompute_workspace(ws, policy_path, period=period, progress=progress)
+        rc = recompute_cached(ws, policy_path, period=period, progress=progress,
+                              use_cache=use_cache, extras=_outcome_extras, recompute=recompute,
+                              lazy=LAZY_FRAMES)
+        if rc is None:
+            return None
+        policy, res = rc.policy, rc.results
         root = ws.evidence_root()
         files = len(ws.manifest())
         step(progress, 0.97, "reading the evidence ledger")
         snapshot = evidence_snapshot(ws)
         if log:
-            ws.log("recompute", {"period": period, "via": "gui"}, policy_sha256=policy.sha256)
-    try:
-        anomalies = monthly_anomalies(res)
-    except Exception:  # noqa: BLE001 - markers are an extra; the figures stand without them
-        anomalies = None
-    return Outcome(res, policy, files, root, Path(path), tables=tables, evidence=snapshot,
-                   capabilities=capabilities(), anomalies=anomalies)
+            ws.log("recompute", {"period": period, "via": "gui", "cache": rc.cache},
+                   policy_sha256=policy.sha256)
+    tables: Mapping[str, pl.DataFrame]
+    if rc.tables is not None:
+        tables = rc.tables
+    else:
+        tables = LazyTables(path, rc.small_tables)
+    return Outcome(res, policy, files, root, Path(path), tables=tables,  # type: ignore[arg-type]
+                   evidence=snapshot, capabilities=capabilities(fast=rc.hit),
+                   anomalies=rc.extras.get("anomalies"), cache=rc.cache, seconds=rc.seconds)
+
+
+# ---- loading saved figures while the window is being built ----------------------
+_PREFETCH: dict[tuple[str, str | None], tuple[float, Future]] = {}
+_PREFETCH_LOCK = threading.Lock()
+#: a prefetch nobody asked for within this many seconds is dropped
+PREFETCH_TTL = 120.0
+
+
+def _prefetch_key(path: str | Path, policy_path: str | None) -> tuple[str, str | None]:
+    return (str(Path(path).resolve()), policy_path)
+
+
+def prefetch_saved(path: str | Path, policy_path: str | None = None, *, log: bool = True) -> Future:
+    """Start loading the saved figures of the workspace at ``path`` in a background
+    thread, so that the next :func:`recompute_workspace` of it (the window's first,
+    started once the window is built) finds them loaded.  The future's result is the
+    :class:`Outcome`, or None when the cache does not hold these inputs' figures
+    (then that recompute recomputes).  Never recomputes itself."""
+    fut: Future = Future()
+
+    def run() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(_outcome(path, policy_path, period=None, log=log, use_cache=True,
+                                    progress=None, recompute=False))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the future
+            fut.set_exception(exc)
+
+    with _PREFETCH_LOCK:
+        _PREFETCH[_prefetch_key(path, policy_path)] = (time.monotonic(), fut)
+    threading.Thread(target=run, name="workbench-prefetch", daemon=True).start()
+    return fut
+
+
+def _take_prefetch(path: str | Path, policy_path: str | None) -> Future | None:
+    now = time.monotonic()
+    with _PREFETCH_LOCK:
+        for k in [k for k, (t, _f) in _PREFETCH.items() if now - t > PREFETCH_TTL]:
+            del _PREFETCH[k]
+        got = _PREFETCH.pop(_prefetch_key(path, policy_path), None)
+    return got[1] if got is not None else None
+
+
+def cancel_prefetch(path: str | Path, policy_path: str | None = None) -> None:
+    """Forget a :func:`prefetch_saved` that will not be used (its thread finishes)."""
+    _take_prefetch(path, policy_path)
 
 
 def import_into(path: str | Path, paths: list[str | Path], *, format: str | None = None,

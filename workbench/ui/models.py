@@ -151,6 +151,11 @@ def _is_dark() -> bool:
     return QGuiApplication.palette().base().color().lightness() < 128
 
 
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                    Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
+                    Qt.ItemDataRole.TextAlignmentRole})
+
+
 class PolarsTableModel(QAbstractTableModel):
     """A read-only table model over a :class:`polars.DataFrame`.
 
@@ -176,6 +181,7 @@ class PolarsTableModel(QAbstractTableModel):
         self._view = pl.DataFrame()
         self._columns: list[str] = []
         self._series: list[pl.Series] = []
+        self._n = 0
         self._filter: pl.Expr | None = None
         self._order: np.ndarray | None = None
         self._sort: tuple[int, Qt.SortOrder] | None = None
@@ -230,13 +236,12 @@ class PolarsTableModel(QAbstractTableModel):
     def rows_frame(self, rows: Sequence[int] | None = None, *, shown_only: bool = True) -> pl.DataFrame:
         """The rows at table rows ``rows`` (default: every row, in the displayed
         order), with the shown columns (or all columns)."""
+        df = self._view.select(self._columns) if shown_only else self._view
         if rows is None:
-            idx = (self._order.tolist() if self._order is not None
-                   else list(range(self._view.height)))
-        else:
-            idx = [self.source_row(r) for r in rows]
-        df = self._view[idx] if idx else self._view.head(0)
-        return df.select(self._columns) if shown_only else df
+            # every row: a gather by the sort order (no Python list of a million ints)
+            return df if self._order is None else df[pl.Series(self._order, dtype=pl.UInt32)]
+        idx = [self.source_row(r) for r in rows]
+        return df[pl.Series(idx, dtype=pl.UInt32)] if idx else df.head(0)
 
     def set_filter(self, expr: pl.Expr | None) -> None:
         """Show only the rows of the base frame where ``expr`` is true (``None``: all)."""
@@ -251,6 +256,7 @@ class PolarsTableModel(QAbstractTableModel):
         if self._filter is not None and df.height:
             df = df.filter(self._filter)
         self._view = df
+        self._n = df.height
         self._series = [df.get_column(c) for c in self._columns]
 
     def _apply_sort(self) -> None:
@@ -295,16 +301,18 @@ class PolarsTableModel(QAbstractTableModel):
 
     # ---- QAbstractTableModel ---------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._view.height
+        return 0 if parent.isValid() else self._n
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # roles this model never answers return first: a view asks for six or more
+        # roles per cell (resizeColumnsToContents: thousands of calls)
+        if role not in _ROLES or not index.isValid():
             return None
         r, c = index.row(), index.column()
-        if not (0 <= r < self._view.height and 0 <= c < len(self._columns)):
+        if not (0 <= r < self._n and 0 <= c < len(self._columns)):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             v = self._series[c][self.source_row(r)]
