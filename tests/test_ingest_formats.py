@@ -376,7 +376,7 @@ def test_folder_skips_unrelated_files_with_notes(tmp_path):
 
 def test_sample_data_folder_still_imports_with_notes(tmp_path):
     parsed, notes = parse_paths([ROOT / "sample_data"])
-    assert {p.format for p in parsed} == {"canonical", "servicenow", "pagerduty", "reported"}
+    assert {p.format for p in parsed} == {"canonical", "servicenow", "pagerduty", "reported", "jenkins"}
     assert any("README.md" in n for n in notes)
 
 

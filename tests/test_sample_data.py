@@ -259,7 +259,8 @@ def test_generate_returns_the_facts_it_writes(regenerated):
 def test_command_line(tmp_path, capsys):
     assert sample.main(["--seed", str(FACTS["seed"]), "--out", str(tmp_path / "d")]) == 0
     assert "deployments" in capsys.readouterr().out
-    assert _sha(tmp_path / "d" / "deployments.csv") == _sha(SAMPLE / "deployments.csv")
+    name = sample.file_of("deployments")
+    assert _sha(tmp_path / "d" / name) == _sha(SAMPLE / name)
 
 
 def test_no_wall_clock_in_the_generator():
@@ -277,11 +278,20 @@ def test_the_folder_imports_with_auto_detection_and_no_options(imported):
     formats = {pf.path.name: pf.format for pf in parsed}
     assert formats == {**{f"{t}.csv": "canonical" for t in CSV_TABLES},
                        VENDOR_FILES["services"]: "servicenow", VENDOR_FILES["changes"]: "servicenow",
-                       VENDOR_FILES["incidents"]: "pagerduty", VENDOR_FILES["reported"]: "reported"}
+                       VENDOR_FILES["incidents"]: "pagerduty", VENDOR_FILES["reported"]: "reported",
+                       VENDOR_FILES["deployments"]: "jenkins"}
+    assert VENDOR_FILES["deployments"] == VENDOR_FILES["pipeline_stages"]
     for pf in parsed:
         r = pf.report
         assert (r.rows_rejected, r.rows_skipped, r.duplicates) == (0, 0, 0), pf.path.name
-        assert r.rows_kept == r.rows_read == sum(d.height for d in pf.tables.values()), pf.path.name
+        if pf.format == "jenkins":
+            # two lines per run (api/json build, wfapi describe): every line is used, and
+            # gives the run's (run) row, its stages and its stage-level deployments
+            runs = pf.tables["pipeline_stages"].filter(pl.col("stage") == "(run)").height
+            assert r.rows_kept == r.rows_read == 2 * runs, pf.path.name
+            assert set(pf.tables) == {"deployments", "pipeline_stages"}
+        else:
+            assert r.rows_kept == r.rows_read == sum(d.height for d in pf.tables.values()), pf.path.name
     assert {t: df.height for t, df in tables.items()} == FACTS["row_counts"]
     assert FACTS["files"] == {t: sample.file_of(t) for t in TABLES}
 
@@ -517,8 +527,10 @@ def test_change_tickets_never_deployed_and_gaps(tables):
     for ref in FACTS["dangling_change_refs"]:
         d = tables["deployments"].filter(pl.col("deployment_id") == ref["deployment_id"]).row(0, named=True)
         assert d["change_id"] == ref["change_id"] and lo <= int(ref["change_id"][3:]) <= hi
-    # approved tickets were approved before their deployments started
-    deps = tables["deployments"].filter(pl.col("change_id").is_not_null()).group_by("change_id").agg(
+    # approved tickets were approved before their production deployments started (a Jenkins
+    # run carries its CHANGE_ID parameter from its first stage, Dev, on)
+    deps = tables["deployments"].filter(pl.col("change_id").is_not_null()
+                                        & (pl.col("environment") == "production")).group_by("change_id").agg(
         pl.col("started_at").min().alias("first"))
     j = ch.filter(pl.col("approval") == "approved").join(deps, on="change_id", how="inner")
     assert j.filter(pl.col("approved_at") >= pl.col("first")).height == 0

@@ -78,7 +78,7 @@ def test_pyinstaller_bundle_runs_headless(tmp_path):
     binary = bundle / ("workbench.exe" if sys.platform == "win32" else "workbench")
     assert binary.is_file()
     assert (bundle / "_internal" / "workbench" / "_resources" / "default_policy.toml").is_file()
-    assert (bundle / "_internal" / "workbench" / "_sample_data" / "deployments.csv").is_file()
+    assert (bundle / "_internal" / "workbench" / "_sample_data" / "jenkins_builds.ndjson").is_file()
 
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "PYTHONPATH")}
     env.update(QT_QPA_PLATFORM="offscreen", WORKBENCH_CONFIG_DIR=str(tmp_path / "config"))

@@ -48,7 +48,7 @@ TIMEOUT = 60_000
 # ---- fixtures ---------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def sample_ws(tmp_path_factory) -> Path:
-    if not (sample_data_dir() / "deployments.csv").is_file():
+    if not (sample_data_dir() / "jenkins_builds.ndjson").is_file():
         pytest.skip("sample_data is not available")
     p = tmp_path_factory.mktemp("sample") / "ws"
     with Workspace.open(p) as ws:
@@ -393,8 +393,9 @@ def test_import_wizard_asks_for_the_source_zone_previews_and_imports(qtbot, tmp_
 
 
 def _servicenow_export(path: Path) -> Path:
-    """A ServiceNow Table API export (display_value=all) of two change requests, with
-    naive timestamps as ServiceNow writes them."""
+    """A ServiceNow Table API export of two change requests with display values only
+    (``sysparm_display_value=true``): naive timestamps in the instance's zone, so the
+    import must ask for it (with ``display_value=all`` the raw values are UTC)."""
     import json
 
     def dv(value, display):
@@ -411,7 +412,8 @@ def _servicenow_export(path: Path) -> Path:
            "requested_by": {"link": "x", "value": "b" * 32, "display_value": "Ann Auditor"},
            "business_service": {"link": "x", "value": "c" * 32, "display_value": "payments"}}
     second = dict(rec, number=dv("CHG0030002", "CHG0030002"))
-    path.write_text(json.dumps({"result": [rec, second]}, indent=1), encoding="utf-8")
+    rows = [{k: v["display_value"] for k, v in r.items()} for r in (rec, second)]
+    path.write_text(json.dumps({"result": rows}, indent=1), encoding="utf-8")
     return path
 
 

@@ -5,9 +5,11 @@
 writes one file per canonical table (DESIGN section 3) plus ``README.md`` and
 ``planted_facts.json``: in a vendor's export format where an importer reads that format
 back into exactly the canonical rows (:data:`FILES`: the CMDB and the change tickets as
-ServiceNow Table API JSON made with ``sysparm_display_value=all``, the incidents as a
-PagerDuty ``GET /incidents`` export with log entries and custom fields, the
-self-reported figures as an .xlsx workbook), a canonical CSV otherwise.  ``workbench import sample_data`` reads the folder with no
+ServiceNow Table API JSON made with ``sysparm_display_value=all``, the deployments and
+pipeline stages as a Jenkins export (api/json builds with their wfapi describes, one
+Pipeline job per service, stage-level deployments ``<service>#<n>/<Stage>``), the
+incidents as a PagerDuty ``GET /incidents`` export with log entries and custom fields,
+the self-reported figures as an .xlsx workbook), a canonical CSV otherwise.  ``workbench import sample_data`` reads the folder with no
 options.  The same seed gives byte-identical files: the only source of randomness is
 ``numpy.random.default_rng(seed)``, no wall-clock time is read, and the workbook's
 docProps and ZIP member times are fixed.  The
@@ -357,6 +359,11 @@ def _deploy_env(rng, rows: pl.DataFrame, env: str, want: np.ndarray,
     else:
         status = _statuses(rng, env, rows["tier"].to_numpy(), strategy, np.zeros(n, bool))
     dur = _durations(rng, env, strategy, status)
+    if env != "production":
+        # a lower environment has no rollback deployments that would name what they roll
+        # back, so its rolled-back deployments are written as failed (after the durations, so
+        # that the random stream is the same)
+        status = np.where(status == "rolled_back", "failed", status).astype(object)
     return rows.with_columns(
         pl.lit(env).alias("env"),
         pl.Series("key", np.arange(key0, key0 + n, dtype=np.int64)),
@@ -881,46 +888,184 @@ def _health_checks(rng, prod: pl.DataFrame) -> pl.DataFrame:
     }).sort("checked_at", "deployment_id")
 
 
-def _pipeline_stages(rng, prod: pl.DataFrame) -> pl.DataFrame:
-    """Stages of the production pipelines: build and tests before the deploy stage
-    (retries and rollbacks run the deploy stage only)."""
+def _stage_draws(rng, prod: pl.DataFrame) -> pl.DataFrame:
+    """Build and test durations and test counts of the pipelines that ran a production
+    deployment of a build (not retries or rollbacks), by that deployment's key."""
     p = prod.sort("deployment_id")
     full = p.filter(pl.col("kind") == "deploy")
     n = full.height
     d_build = np.round(_lognormal(rng, 6.0, 0.3, n) * MIN).astype(np.int64)
     d_unit = np.round(_lognormal(rng, 4.0, 0.3, n) * MIN).astype(np.int64)
     d_int = np.round(_lognormal(rng, 12.0, 0.4, n) * MIN).astype(np.int64)
-    s = full["start"].to_numpy()
-    int_end = s - 30
-    int_start = int_end - d_int
-    unit_end = int_start - 20
-    unit_start = unit_end - d_unit
-    build_end = unit_start - 20
-    build_start = build_end - d_build
     svc = full["svc"].to_numpy()
     unit_total = 600 + (svc * 137) % 2400 + rng.integers(0, 40, n)
     int_total = 40 + (svc * 53) % 300 + rng.integers(0, 10, n)
-    pid = full["pipeline_id"].to_numpy().astype(str)
-    null = [None] * n
-    frames = [
-        pl.DataFrame({"pipeline_id": pid, "stage": "build", "started_at": build_start,
-                      "finished_at": build_end, "status": "success", "tests_passed": null,
-                      "tests_total": null}, schema_overrides={"tests_passed": pl.Int64, "tests_total": pl.Int64}),
-        pl.DataFrame({"pipeline_id": pid, "stage": "unit-tests", "started_at": unit_start,
-                      "finished_at": unit_end, "status": "success", "tests_passed": unit_total,
-                      "tests_total": unit_total}),
-        pl.DataFrame({"pipeline_id": pid, "stage": "integration-tests", "started_at": int_start,
-                      "finished_at": int_end, "status": "success", "tests_passed": int_total,
-                      "tests_total": int_total}),
-    ]
-    frames.append(p.select("pipeline_id", pl.lit("deploy").alias("stage"),
-                           pl.col("start").alias("started_at"), pl.col("finish").alias("finished_at"),
-                           "status", pl.lit(None, dtype=pl.Int64).alias("tests_passed"),
-                           pl.lit(None, dtype=pl.Int64).alias("tests_total")))
-    order = {"build": 0, "unit-tests": 1, "integration-tests": 2, "deploy": 3}
-    out = pl.concat(frames, how="vertical_relaxed")
-    return (out.with_columns(pl.col("stage").replace_strict(order, return_dtype=pl.Int64).alias("_o"))
-            .sort("pipeline_id", "_o").drop("_o"))
+    return pl.DataFrame({"key": full["key"], "d_build": d_build, "d_unit": d_unit, "d_int": d_int,
+                         "tests": (unit_total + int_total).astype(np.int64)})
+
+
+#: Jenkins: one Pipeline job per service (named after it) with the classic
+#: Build -> tests -> Dev -> QA -> Staging -> Production stages, promoted stage by stage
+JENKINS_URL = "https://jenkins.example.com"
+GIT_URL = "https://git.example.com"
+ENV_STAGE = {"dev": "Dev", "qa": "QA", "staging": "Staging", "production": "Production"}
+BUILD_STAGE = "Build and test"
+#: deployment status -> wfapi stage status / api/json result / canonical stage state
+STAGE_STATUS = {"success": "SUCCESS", "failed": "FAILED", "cancelled": "ABORTED", "rolled_back": "SUCCESS"}
+RUN_RESULT = {"success": "SUCCESS", "failed": "FAILURE", "cancelled": "ABORTED", "rolled_back": "SUCCESS"}
+STAGE_STATE = {"success": "success", "failed": "failed", "cancelled": "cancelled", "rolled_back": "success"}
+COMMIT_MESSAGES = (
+    "Fix null handling in the {s} client", "Bump dependencies of {s}", "Add metrics to {s} handlers",
+    "Refactor {s} configuration loading", "Tighten input validation in {s}",
+    "Improve retry backoff in {s}", "Remove dead code from {s}", "Update {s} API docs",
+    "Speed up {s} startup", "Handle timeouts in {s} outbound calls", "Add tests for {s} edge cases",
+    "Log request ids in {s}")
+
+
+def _jenkins(seed: int, dep: pl.DataFrame, draws: pl.DataFrame) -> tuple[list[dict], pl.DataFrame,
+                                                                          pl.DataFrame, dict[str, str]]:
+    """The deployments as Jenkins runs: one run per build, its stages the environments it
+    was promoted to (a retry or a rollback is a run of its own with a Production stage).
+
+    Returns the runs (what the export writes), the canonical ``deployments`` (epoch
+    seconds; ids, change, strategy and trigger as the Jenkins importer reads them: the
+    run's parameters and cause hold for every stage of it) and ``pipeline_stages`` rows
+    (stages, then one ``(run)`` row per run, in the importer's order) and old id -> new
+    id.  Its random draws come from a generator of its own, so the evidence is the same
+    whatever the export looks like."""
+    jr = np.random.default_rng([seed, 1])
+    d = dep.with_columns(
+        pl.when(pl.col("kind") == "deploy").then(pl.col("build"))
+        .otherwise(pl.col("key") + 10**7).alias("_run"),
+        pl.col("env").replace_strict(ENV_ORDER, return_dtype=pl.Int64).alias("_eo")).sort("_run", "_eo")
+    runs = d.group_by("_run", maintain_order=True).agg(
+        pl.col("svc").first(), pl.col("service").first(), pl.col("team").first(),
+        pl.col("kind").first(), pl.col("orig").first(),
+        pl.col("start").first().alias("t0"), pl.col("finish").last().alias("t1"),
+        pl.col("status").last().alias("last_status"), pl.col("strat").last().alias("r_strat"),
+        pl.col("triggered_by").last().alias("r_trig"),
+        pl.col("change_id").drop_nulls().first().alias("r_change"),
+        pl.col("emergency").first(), pl.col("flagged").first(), pl.col("version").first(),
+        pl.col("sha").first(), pl.col("first_commit").first(), pl.col("built").first(),
+        pl.col("key").filter((pl.col("env") == "production") & (pl.col("kind") == "deploy"))
+        .first().alias("prod_key"))
+    n = runs.height
+    svc_no = runs["svc"].to_numpy()
+    own = pl.DataFrame({
+        "d_build": np.round(_lognormal(jr, 6.0, 0.3, n) * MIN).astype(np.int64),
+        "d_unit": np.round(_lognormal(jr, 4.0, 0.3, n) * MIN).astype(np.int64),
+        "d_int": np.round(_lognormal(jr, 12.0, 0.4, n) * MIN).astype(np.int64),
+        "tests": (640 + (svc_no * 137) % 2400 + (svc_no * 53) % 300 + jr.integers(0, 40, n)
+                  + jr.integers(0, 10, n)).astype(np.int64)})
+    runs = pl.concat([runs, own], how="horizontal").join(
+        draws.rename({"key": "prod_key", "d_build": "_b", "d_unit": "_u", "d_int": "_i", "tests": "_t"}),
+        on="prod_key", how="left", maintain_order="left").with_columns(
+        pl.coalesce("_b", "d_build").alias("d_build"), pl.coalesce("_u", "d_unit").alias("d_unit"),
+        pl.coalesce("_i", "d_int").alias("d_int"), pl.coalesce("_t", "tests").alias("tests"),
+    ).drop("_b", "_u", "_i", "_t")
+    has_build = runs["kind"].to_numpy() == "deploy"
+    t0 = runs["t0"].to_numpy()
+    lead = runs["d_build"].to_numpy() + runs["d_unit"].to_numpy() + runs["d_int"].to_numpy() + 70
+    runs = runs.with_columns(
+        pl.Series("has_build", has_build),
+        pl.Series("r_start", np.where(has_build, t0 - lead, t0 - jr.integers(5, 40, n))),
+        pl.Series("r_end", runs["t1"].to_numpy() + jr.integers(2, 15, n)),
+        pl.Series("msg", jr.integers(0, len(COMMIT_MESSAGES), n)))
+    first_number = jr.integers(20, 900, int(svc_no.max()) + 1)
+    runs = runs.sort("service", "r_start", "_run").with_columns(
+        (pl.int_range(pl.len()).over("service") + 1
+         + pl.col("svc").map_elements(lambda i: int(first_number[i]), return_dtype=pl.Int64))
+        .alias("number"))
+    number_of = dict(runs.select("_run", "number").rows())
+    run_of_key = dict(d.select("key", "_run").rows())
+    rows_of: dict[int, list[dict]] = {}
+    for r in d.select("_run", "key", "env", "start", "finish", "status", "deployment_id").iter_rows(named=True):
+        rows_of.setdefault(r["_run"], []).append(r)
+    out_runs: list[dict] = []
+    stage_rows: list[tuple] = []
+    run_rows: list[tuple] = []
+    idmap: dict[str, str] = {}
+    for r in runs.iter_rows(named=True):
+        pid = f"{r['service']}#{r['number']}"
+        stages = []
+        if r["has_build"]:                  # compile, unit and integration tests: one stage
+            stages.append((BUILD_STAGE, r["r_start"], r["t0"] - 30, "SUCCESS", "success"))
+        for x in rows_of[r["_run"]]:
+            stages.append((ENV_STAGE[x["env"]], x["start"], x["finish"], STAGE_STATUS[x["status"]],
+                           STAGE_STATE[x["status"]]))
+            new = f"{pid}/{ENV_STAGE[x['env']]}"
+            idmap[x["deployment_id"]] = new
+        for name, a, b, _, state in stages:
+            stage_rows.append((pid, name, a, b, state, None, None))
+        state = STAGE_STATE[r["last_status"]]
+        tests = r["tests"] if r["has_build"] else None
+        run_rows.append((pid, "(run)", r["r_start"], r["r_end"], state, tests, tests))
+        orig = number_of[run_of_key[r["orig"]]] if r["kind"] == "rollback" else None
+        out_runs.append({**r, "pid": pid, "stages": stages, "rollback_number": orig})
+    cols = ["pipeline_id", "stage", "started_at", "finished_at", "status", "tests_passed", "tests_total"]
+    schema = {"pipeline_id": pl.String, "stage": pl.String, "started_at": pl.Int64, "finished_at": pl.Int64,
+              "status": pl.String, "tests_passed": pl.Int64, "tests_total": pl.Int64}
+    stage_tab = pl.DataFrame(stage_rows + run_rows, schema=schema, orient="row").select(cols)
+    # the deployments in the importer's order: runs as written, stages in order
+    order = runs.select("_run", pl.int_range(pl.len()).alias("_ro"),
+                        pl.format("{}#{}", "service", "number").alias("pipeline_id"),
+                        pl.col("r_change").alias("change_id"), pl.col("r_strat").alias("strat"),
+                        pl.col("r_trig").alias("triggered_by"))
+    dep_out = (d.drop("pipeline_id", "change_id", "strat", "triggered_by", strict=False)
+               .join(order, on="_run", how="left").sort("_ro", "_eo")
+               .with_columns(pl.col("deployment_id").replace_strict(idmap).alias("deployment_id"),
+                             pl.col("rollback_of").replace_strict(idmap, default=None).alias("rollback_of")))
+    return out_runs, dep_out, stage_tab, idmap
+
+
+def _jenkins_export(runs: list[dict]) -> bytes:
+    """NDJSON, two lines per build, as an exporter fetched them for every build of every
+    job: the build's ``/job/<name>/<n>/api/json?tree=number,url,displayName,result,
+    timestamp,duration,actions[parameters[name,value],causes[userId],
+    lastBuiltRevision[SHA1],failCount,skipCount,totalCount],changeSets[kind,
+    items[commitId,timestamp,msg]]`` and its ``/job/<name>/<n>/wfapi/describe``.  To keep
+    18 months of 40 jobs small, the exporter dropped what the workbench does not read:
+    ``_class`` below the actions and change sets, the describe's queue and pause times
+    and each stage's ``_links``, ``execNode`` and ``pauseDurationMillis``."""
+    out = io.StringIO()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for r in runs:
+        svc, n = r["service"], r["number"]
+        params = [
+            {"name": "CHANGE_ID", "value": r["r_change"] or ""},
+            {"name": "STRATEGY", "value": "" if r["r_strat"] == "unknown" else r["r_strat"].replace("_", "-")},
+            {"name": "EMERGENCY", "value": bool(r["emergency"])},
+            {"name": "FEATURE_FLAG", "value": bool(r["flagged"])},
+            {"name": "ROLLBACK_OF", "value": "" if r["rollback_number"] is None else str(r["rollback_number"])}]
+        actions = [
+            {"_class": "hudson.model.ParametersAction", "parameters": params},
+            {"_class": "hudson.model.CauseAction", "causes": [{"userId": r["r_trig"]}]},
+            {"_class": "hudson.plugins.git.util.BuildData", "lastBuiltRevision": {"SHA1": r["sha"]}}]
+        if r["has_build"]:
+            actions.append({"_class": "hudson.tasks.junit.TestResultAction", "failCount": 0,
+                            "skipCount": 0, "totalCount": r["tests"]})
+        msg = COMMIT_MESSAGES[r["msg"]].format(s=svc)
+        build = {
+            "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun", "number": n,
+            "url": f"{JENKINS_URL}/job/{svc}/{n}/", "displayName": r["version"],
+            "result": RUN_RESULT[r["last_status"]],
+            "timestamp": int(r["r_start"]) * 1000, "duration": int(r["r_end"] - r["r_start"]) * 1000,
+            "actions": actions,
+            "changeSets": [{"_class": "hudson.plugins.git.GitChangeSetList", "kind": "git", "items": [
+                {"commitId": r["sha"], "timestamp": int(r["first_commit"]) * 1000, "msg": msg}]}]}
+        out.write(dumps(build))
+        out.write("\n")
+        st = []
+        for j, (name, a, b, status, _) in enumerate(r["stages"]):
+            st.append({"id": str(6 + 7 * j), "name": name, "status": status,
+                       "startTimeMillis": int(a) * 1000, "durationMillis": int(b - a) * 1000})
+        wf = {"_links": {"self": {"href": f"/job/{svc}/{n}/wfapi/describe"}}, "id": str(n), "name": f"#{n}",
+              "status": {"FAILURE": "FAILED"}.get(build["result"], build["result"]),
+              "startTimeMillis": build["timestamp"], "endTimeMillis": build["timestamp"] + build["duration"],
+              "durationMillis": build["duration"], "stages": st}
+        out.write(dumps(wf))
+        out.write("\n")
+    return out.getvalue().encode("utf-8")
 
 
 def _waivers() -> pl.DataFrame:
@@ -1062,7 +1207,8 @@ def _fmt_ts(df: pl.DataFrame, cols: list[str], tz_col: str | None = None) -> pl.
 #: canonical table -> the file it is written to, in a vendor's format where an importer of
 #: ``workbench.ingest`` reads that format back into exactly the canonical rows; the other
 #: tables are canonical CSVs (``<table>.csv``)
-FILES = {"services": "cmdb_ci_service.json", "changes": "change_request.json",
+FILES = {"deployments": "jenkins_builds.ndjson", "pipeline_stages": "jenkins_builds.ndjson",
+         "services": "cmdb_ci_service.json", "changes": "change_request.json",
          "incidents": "pagerduty_incidents.json", "reported": "reported.xlsx"}
 #: the instance the ServiceNow export claims to come from (links only; never contacted)
 SN_INSTANCE = "https://example.service-now.com"
@@ -1076,9 +1222,14 @@ def file_of(table: str) -> str:
     return FILES.get(table, f"{table}.csv")
 
 
-def _write(out: Path, table: str, df: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> None:
+def _write(out: Path, table: str, df: pl.DataFrame, tables: dict[str, pl.DataFrame],
+           runs: list[dict]) -> None:
     names = TABLES[table].names
-    if table == "services":
+    if table == "pipeline_stages":
+        return                              # written with the deployments (the same runs)
+    if table == "deployments":
+        data = _jenkins_export(runs)
+    elif table == "services":
         data = _servicenow_cis(df.select(names))
     elif table == "changes":
         data = _servicenow_changes(df.select(names), tables["services"])
@@ -1336,9 +1487,9 @@ def generate(seed: int, out: Path) -> dict:
     """Write the sample data for ``seed`` into ``out``; return the planted facts."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables, facts = build(seed)
+    tables, facts, runs = _build(seed)
     for name, df in tables.items():
-        _write(out, name, df, tables)
+        _write(out, name, df, tables, runs)
     (out / "planted_facts.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
     (out / "README.md").write_text(_readme(facts), encoding="utf-8")
@@ -1349,6 +1500,12 @@ def build(seed: int) -> tuple[dict[str, pl.DataFrame], dict]:
     """The canonical tables (timestamps as ISO 8601 text, as written to the CSVs) and the
     planted facts for ``seed``, in memory.  :func:`generate` writes them, each table in the
     format of :data:`FILES`."""
+    tables, facts, _ = _build(seed)
+    return tables, facts
+
+
+def _build(seed: int) -> tuple[dict[str, pl.DataFrame], dict, list[dict]]:
+    """:func:`build`, and the Jenkins runs the deployments and pipeline stages are written as."""
     rng = np.random.default_rng(seed)
 
     svc = _services(rng)
@@ -1363,7 +1520,7 @@ def build(seed: int) -> tuple[dict[str, pl.DataFrame], dict]:
     inc = _incidents(rng, dep, prod)
     outages, overlaps = _outages(rng, inc, prod, changes, svc)
     checks = _health_checks(rng, prod)
-    stages = _pipeline_stages(rng, prod)
+    draws = _stage_draws(rng, prod)
     waivers = _waivers()
 
     # ---- figures: honest and as reported
@@ -1372,9 +1529,17 @@ def build(seed: int) -> tuple[dict[str, pl.DataFrame], dict]:
     facts_reported, reported = _reported(rng, prod, inc, links, honest, svc)
     perception = _perception(rng, honest["service"], svc)
 
+    # ---- the deployments as Jenkins runs: their ids are what the Jenkins importer names them
+    runs, d_jen, stages, idmap = _jenkins(seed, dep, draws)
+    def renamed(df: pl.DataFrame, *cols: str) -> pl.DataFrame:
+        return df.with_columns(pl.col(c).replace(idmap) for c in cols)
+    dep, prod = renamed(dep, "deployment_id", "rollback_of"), renamed(prod, "deployment_id", "rollback_of")
+    inc, links = renamed(inc, "cb_dep", "_dep"), renamed(links, "deployment_id")
+    checks = renamed(checks, "deployment_id").sort("checked_at", "deployment_id")
+
     # ---- write the tables
     tz_of = dict(svc.select("service", "tz").rows())
-    d_out = dep.sort("deployment_id").select(
+    d_out = d_jen.select(
         "deployment_id", "service", pl.col("env").alias("environment"),
         pl.col("start").alias("started_at"), pl.col("finish").alias("finished_at"), "status",
         pl.col("strat").alias("strategy"), "change_id", pl.col("emergency").alias("is_emergency"),
@@ -1404,7 +1569,7 @@ def build(seed: int) -> tuple[dict[str, pl.DataFrame], dict]:
     tables = {name: df.select(TABLES[name].names) for name, df in tables.items()}
     facts = _facts(seed, svc, dep, prod, changes, ticket, inc, links, honest, facts_reported,
                    outages, overlaps, waivers, tables)
-    return tables, facts
+    return tables, facts, runs
 
 
 def _reported(rng, prod, inc, links, honest, svc):
@@ -1688,7 +1853,9 @@ def _readme(f: dict) -> str:
         "| file | format | canonical table | rows |",
         "|---|---|---|---:|",
     ]
-    fmt = {"services": "ServiceNow Table API JSON (`cmdb_ci_service`, `sysparm_display_value=all`)",
+    fmt = {"deployments": "Jenkins api/json builds + wfapi describe, NDJSON (stage-level deployments)",
+           "pipeline_stages": "the same Jenkins export (the stages, and one `(run)` row per build)",
+           "services": "ServiceNow Table API JSON (`cmdb_ci_service`, `sysparm_display_value=all`)",
            "changes": "ServiceNow Table API JSON (`change_request`, `sysparm_display_value=all`)",
            "incidents": "PagerDuty REST `GET /incidents`, log entries and custom fields embedded",
            "reported": "Excel workbook, sheet `" + REPORTED_SHEET + "`, one figure per row"}
@@ -1727,6 +1894,28 @@ def _readme(f: dict) -> str:
         "  ServiceNow incident the integration keeps in step, which the other evidence names) ->",
         "  incident_id, `environment`, `caused_by_change` -> caused_by_change_id,",
         "  `caused_by_deployment` -> caused_by_deployment_id, `rca_done`. Times are UTC `Z`.",
+        f"- `{f['files']['deployments']}` (Jenkins importer): one Pipeline job per service, named",
+        "  after it, with the classic stages `Build and test` -> `Dev` -> `QA` -> `Staging` ->",
+        "  `Production`; a build runs as far as it was promoted, a retry or a rollback is a build of",
+        "  its own with a `Production` stage. Two lines per build, as an exporter fetched them: the",
+        "  build's `/job/<service>/<n>/api/json` (tree `number, url, displayName, result, timestamp,",
+        "  duration, actions[parameters, causes, lastBuiltRevision, test counts], changeSets`) and its",
+        "  `/job/<service>/<n>/wfapi/describe` (stages); to keep the file small the exporter dropped",
+        "  what is not read (`_class` below actions and change sets, the stages' `_links`, `execNode`,",
+        "  pause and queue times). The importer joins the two lines of a build. Every stage named",
+        "  after an environment is one deployment, `deployment_id` = `<service>#<n>/<Stage>`",
+        f"  (e.g. `{f['dangling_change_refs'][0]['deployment_id']}`), `pipeline_id` = `<service>#<n>`; environment from",
+        "  the stage name; started/finished/status from the stage (`SUCCESS`, `FAILED`, `ABORTED` ->",
+        "  cancelled); service = job; build parameters `CHANGE_ID` -> change_id, `STRATEGY` ->",
+        "  strategy (empty = unknown), `EMERGENCY` -> is_emergency, `FEATURE_FLAG` ->",
+        "  feature_flagged, `ROLLBACK_OF` (a build number of the same job) -> rollback_of, the",
+        "  `Production` deployment of that build, which becomes `rolled_back`; `displayName` ->",
+        "  version; `lastBuiltRevision.SHA1` -> commit_sha; the change set's commit `timestamp` ->",
+        "  first_commit_at; the cause's `userId` -> triggered_by; `TestResultAction` -> the tests of",
+        "  the build's `(run)` row. The parameters and cause of a build hold for all its stages, so",
+        "  its Dev, QA and Staging deployments carry the change ticket, strategy and trigger of the",
+        "  build (the default policy asks for approved changes in production only). Epoch",
+        "  milliseconds, UTC: no `--source-tz` needed.",
         f"- `{f['files']['reported']}` (reported-figures importer): header row `"
         + ", ".join(REPORTED_HEADER) + "`;",
         "  metric ids as the engine names them; Value written with full double precision; Compliant",
@@ -1735,13 +1924,9 @@ def _readme(f: dict) -> str:
         "- The CSVs: header = canonical column names (DESIGN section 3), ISO 8601 timestamps with",
         "  offset (UTC), empty cell = null.",
         "",
-        "Still canonical CSVs: deployments and pipeline stages. A Jenkins or GitLab export of them",
-        "would give the same facts (build parameters or pipeline variables such as `DEPLOY_ENV`,",
-        "`CHANGE_ID`, `EMERGENCY`, `FEATURE_FLAG`, `ROLLBACK_OF`) but not the same canonical rows:",
-        "the CI importers name deployments and pipelines after the run (`<job>#<build>`,",
-        "`gitlab:pipeline/<id>`), not `dep-000001` / `pl-700001`, and add one `(run)` row per run to",
-        "`pipeline_stages`; switching them changes those ids and rows throughout the planted facts.",
-        "Outages, health checks, survey scores and waivers have no vendor export here.",
+        "Outages, health checks, survey scores and waivers have no vendor export here (a health",
+        "check is not a Jenkins stage: it runs after the deployment, outside the pipeline), so they",
+        "stay canonical CSVs; `health_checks.csv` names deployments by their Jenkins ids.",
         "",
         "## How it was generated",
         "",

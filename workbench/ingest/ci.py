@@ -59,8 +59,10 @@ every part of it can be changed per import with ``--option``:
     holding a flag's name counts as flagged.  ``rollback_params`` (default
     ``ROLLBACK_OF, ROLLBACK_FROM``): the deployment this one rolls back (its id as
     this import names it, ``<job>#<build>``, or a bare build number of the same
-    job) -> ``rollback_of``; a successful or failed deployment of the same file that
-    a later one rolls back gets status ``rolled_back`` (counted in the report).
+    job) -> ``rollback_of``; when the run named has stage-level deployments, the
+    one of the rolling-back deployment's environment (``<job>#<build>/Production``)
+    is meant; a successful or failed deployment of the same file that a later one
+    rolls back gets status ``rolled_back`` (counted in the report).
 
 Strategy is ``canary`` / ``blue_green`` / ``rolling`` / ``recreate`` when that word
 appears in the job, stage or parameter values, else ``unknown``.
@@ -183,6 +185,11 @@ class DeployRule:
     _jobs: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lower: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    #: per-import memo of what a run gives each of its stage-level deployments: id(run) -> (run, value)
+    _run_env: dict[int, tuple[dict[str, Any], str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _run_part: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_context(cls, ctx: Context) -> "DeployRule":
@@ -241,7 +248,11 @@ class DeployRule:
         if env is None and run is not None:
             env = run.get("environment")
         if env is None and run is not None:
-            env = next((v for p in self.env_params if (v := self._param(run.get("params"), p))), None)
+            memo = self._run_env.get(id(run))
+            if memo is None or memo[0] is not run:
+                memo = self._run_env[id(run)] = (run, next(
+                    (v for p in self.env_params if (v := self._param(run.get("params"), p))), None))
+            env = memo[1]
         if env is None and self.env_regex:
             for name in ((stage or {}).get("stage"), (run or {}).get("job"), (stage or {}).get("job")):
                 if name and (m := self.env_regex.search(name)):
@@ -401,6 +412,8 @@ def build(ctx: Context, rule: DeployRule, runs: list[dict[str, Any]], stages: li
         frames["deployments"] = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     _describe(ctx, rule, counts, not_deploy_jobs, len(explicit or []))
     rule._lower.clear()
+    rule._run_env.clear()
+    rule._run_part.clear()
     return frames
 
 
@@ -408,9 +421,30 @@ def _base_deployment(ctx: Context, rule: DeployRule, run: dict[str, Any] | None,
                      ) -> dict[str, Any]:
     src = run or stage or {}
     params = src.get("params") or {}
+    d = {"service": ctx.service(rule.service_of(run, stage)),
+         "environment": rule.environment_of(run, stage)}
+    if run is not None and stage is not None and not stage.get("text") and not stage.get("params"):
+        # what the run gives every stage-level deployment of it: computed once per run
+        memo = rule._run_part.get(id(run))
+        if memo is None or memo[0] is not run:
+            memo = rule._run_part[id(run)] = (run, _run_fields(ctx, rule, run, None))
+        part = memo[1]
+        d.update(part)
+        if not part.get("_strategy_param"):     # no strategy parameter: the stage name may tell
+            d["strategy"] = _strategy(src.get("job"), stage.get("stage"), *params.values())
+        d.pop("_strategy_param", None)
+        return d
+    d.update(_run_fields(ctx, rule, run, stage))
+    d.pop("_strategy_param", None)
+    return d
+
+
+def _run_fields(ctx: Context, rule: DeployRule, run: dict[str, Any] | None, stage: dict[str, Any] | None
+                ) -> dict[str, Any]:
+    """The fields of a deployment that come from its run (and the stage's text, if any)."""
+    src = run or stage or {}
+    params = src.get("params") or {}
     d = {
-        "service": ctx.service(rule.service_of(run, stage)),
-        "environment": rule.environment_of(run, stage),
         "change_id": rule.change_of(run, stage),
         "version": rule.version_of(run),
         "commit_sha": src.get("commit_sha"),
@@ -421,6 +455,7 @@ def _base_deployment(ctx: Context, rule: DeployRule, run: dict[str, Any] | None,
     if params and run is not None:
         if (v := rule.first_param(run, rule.strategy_params)) and (st := _strategy(v)) != "unknown":
             d["strategy"] = st
+            d["_strategy_param"] = True
         for col, names in (("is_emergency", rule.emergency_params),
                            ("feature_flagged", rule.flag_params)):
             if (v := rule.first_param(run, names)) is not None:
@@ -472,9 +507,24 @@ def _stage_deployment(ctx: Context, rule: DeployRule, s: dict[str, Any], r: dict
 def _rollbacks(ctx: Context, deps: list[dict[str, Any]]) -> None:
     """A deployment that a later one of the same file rolls back (``rollback_of``) was
     rolled back: status ``rolled_back`` (when it had succeeded or failed)."""
-    targets = {d["rollback_of"] for d in deps if d.get("rollback_of")}
-    if not targets:
+    if not any(d.get("rollback_of") for d in deps):
         return
+    # a rollback parameter names a *run* (``<job>#<build>``); when that run's deployments are
+    # its stages (``<job>#<build>/Production``), the one of the rollback's environment is meant
+    ids = {d.get("deployment_id") for d in deps}
+    by_pipe: dict[Any, list[dict[str, Any]]] = {}
+    for d in deps:
+        by_pipe.setdefault(d.get("pipeline_id"), []).append(d)
+    for d in deps:
+        t = d.get("rollback_of")
+        if not t or t in ids or t not in by_pipe:
+            continue
+        same = [x for x in by_pipe[t] if x.get("environment") == d.get("environment")]
+        if len(same) == 1:
+            d["rollback_of"] = same[0]["deployment_id"]
+        elif len(by_pipe[t]) == 1:
+            d["rollback_of"] = by_pipe[t][0]["deployment_id"]
+    targets = {d["rollback_of"] for d in deps if d.get("rollback_of")}
     n = 0
     for d in deps:
         if d.get("deployment_id") in targets and d.get("status") in ("success", "failed"):

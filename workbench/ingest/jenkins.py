@@ -28,7 +28,10 @@ Accepted files (JSON list / single object / job object with ``builds`` or
   ``2014-11-21_20-04-27`` is not used); ``started_at`` = ``startTimeMillis``,
   ``finished_at`` = ``endTimeMillis`` (null while running); each of ``stages[]``
   becomes a stage: ``started_at`` = ``startTimeMillis`` (0 = not executed = null),
-  ``finished_at`` = start + ``durationMillis``.
+  ``finished_at`` = start + ``durationMillis``.  A file that holds both the api/json
+  build and the wfapi ``describe`` of a run (an export that fetched both for every
+  build, e.g. NDJSON with one response per line) gives one run: the build's fields
+  and parameters, the describe's stages.
 * **wfapi stages** (``/execution/node/<id>/wfapi/describe`` objects, DevLake's
   ``_raw_jenkins_api_stages``): pipeline from the ``href``; ``stageFlowNodes``
   (steps inside the stage) are not mapped.
@@ -257,6 +260,31 @@ def _wf_stage(ctx, obj: dict[str, Any], row: int, pid: str, job: str) -> dict[st
             "job": job, "service": job, "status": state, "started_at": start, "finished_at": fin}
 
 
+def _merge_describes(ctx, runs: list[dict[str, Any]],
+                     wf_runs: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+    """A wfapi ``describe`` of a build that the same file also holds as an api/json build
+    is not a second run: its stages become the build's stages (joined by pipeline id),
+    and the build's own fields (result, timestamp, duration, parameters, causes,
+    change sets, tests) describe the run.  Other wfapi runs stay runs of their own."""
+    builds = {r["pipeline_id"]: r for r in runs}
+    merged = 0
+    for run, own in wf_runs:
+        b = builds.get(run["pipeline_id"])
+        if b is None:
+            runs.append(run)
+            continue
+        merged += 1
+        for s in own:
+            s.pop("_run_row", None)
+        if b.get("started_at") is None:
+            b["started_at"] = run.get("started_at")
+        if b.get("finished_at") is None and b.get("status") not in ("running", "pending"):
+            b["finished_at"] = run.get("finished_at")
+    if merged:
+        ctx.note(f"{merged} wfapi run describe(s) joined to the api/json build of the same run "
+                 "(stages from wfapi, everything else from the build)")
+
+
 def parse_file(path: Path, data: bytes | None = None, *, source_tz: str | None = None,
                **options: Any) -> ParsedFile:
     # a large array of builds is decoded one build at a time (memory); anything the
@@ -279,6 +307,7 @@ def _parse(ctx: Any, cont: Any) -> ParsedFile:
     stages: list[dict[str, Any]] = []
     kinds: dict[str, int] = {}
     events: dict[str, list[tuple[str, Record]]] = {}
+    wf_runs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     for rec in cont.records:
         obj, row = rec.obj, rec.row
         kind = _kind(obj)
@@ -297,15 +326,17 @@ def _parse(ctx: Any, cont: Any) -> ParsedFile:
                 continue
             pid = f"{job}#{number}"
             end = obj.get("endTimeMillis") if state not in ("running", "pending", None) else None
-            runs.append({"_row": row, "pipeline_id": pid, "job": job, "service": job, "status": state,
-                         "started_at": obj.get("startTimeMillis") or None, "finished_at": end or None,
-                         "params": {}, "text": ""})
+            own: list[dict[str, Any]] = []
             for st in obj.get("stages") or []:
                 if isinstance(st, dict):
                     s = _wf_stage(ctx, st, row, pid, job)
                     if s:
                         s["_run_row"] = row
                         stages.append(s)
+                        own.append(s)
+            wf_runs.append(({"_row": row, "pipeline_id": pid, "job": job, "service": job, "status": state,
+                             "started_at": obj.get("startTimeMillis") or None, "finished_at": end or None,
+                             "params": {}, "text": ""}, own))
         elif kind == "stage":
             job, number = _job_from_url(get(obj, "_links", "self", "href"))
             if job is None or number is None:
@@ -343,6 +374,7 @@ def _parse(ctx: Any, cont: Any) -> ParsedFile:
         run = _build_run(ctx, use.obj["data"], use.row, job)
         if run:
             runs.append(run)
+    _merge_describes(ctx, runs, wf_runs)
     names = {"build": "api/json builds", "run": "wfapi runs", "stage": "wfapi stages",
              "event": "Generic Event plugin events", "job": "job definitions", "other": "other objects"}
     ctx.report.entity = "Jenkins " + ", ".join(f"{names[k]} ({n})" for k, n in kinds.items())
