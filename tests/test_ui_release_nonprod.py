@@ -86,7 +86,7 @@ def test_release_view_shows_the_nonprod_figures_of_a_handmade_case(qtbot, tmp_pa
     win = make_window(handmade_ws_path, outcome=replace(outcome, results=res))
     panel = win.show_view("release").nonprod
     assert [panel.tabText(i) for i in range(panel.count())] == [
-        "Promotion gates", "Sprint windows (1 blocked)", "Data masking", "Contention",
+        "Promotion gates", "Every deployment", "Sprint windows (1 blocked)", "Data masking", "Contention",
         "Breach → incident (1)"]
     # sprint window: qa down 2 h of the 72 h critical window (Wed 15 - Fri 17 July)
     av = {r["environment"]: r for r in _rows(panel.avail_table)}
@@ -125,3 +125,47 @@ def test_release_view_shows_the_nonprod_figures_of_a_handmade_case(qtbot, tmp_pa
     win.show_outcome(replace(outcome, results=res2))
     assert panel.avail_note.text() == NO_INPUT["nonprod_availability"]
     assert panel.avail_table.isHidden()
+
+
+def test_sprint_calendar_chosen_in_the_window_feeds_the_recompute(qtbot, tmp_path, handmade_ws_path,
+                                                                  make_window):
+    """Tools > Sprint calendar… keeps the file per workspace; the recompute uses it
+    (the release view's sprint tab fills) and "Use none" takes it away again."""
+    win = make_window(handmade_ws_path)
+    with qtbot.waitSignal(win.recomputed, timeout=60_000):
+        pass
+    panel = win.show_view("release").nonprod
+    assert panel.avail_note.text() == NO_INPUT["nonprod_availability"]
+    sprints = tmp_path / "sprints.csv"
+    sprints.write_text("sprint,start,end\nS1,2026-07-01T00:00:00Z,2026-07-06T00:00:00Z\n")
+    with qtbot.waitSignal(win.recomputed, timeout=60_000) as sig:
+        win.set_nonprod_input("sprints", str(sprints))
+    assert win.nonprod_inputs()["sprints"] == str(sprints.resolve())
+    assert "nonprod_availability" in sig.args[0].results.nonprod
+    assert not panel.avail_table.isHidden()
+    assert {r["sprint"] for r in _rows(panel.avail_table)} == {"S1"}
+    with qtbot.waitSignal(win.recomputed, timeout=60_000) as sig:
+        win.set_nonprod_input("sprints", None)
+    assert "nonprod_availability" not in sig.args[0].results.nonprod
+    assert panel.avail_note.text() == NO_INPUT["nonprod_availability"]
+
+
+def test_every_deployment_trend_fills_when_shown(qtbot, handmade_ws_path, make_window):
+    """The release view's per-deployment lead-time trend: sorted X, downsampling and
+    clip-to-view on, the production deployments with a lead time of the team."""
+    import numpy as np
+
+    outcome = jobs.recompute_workspace(handmade_ws_path, log=False)
+    win = make_window(handmade_ws_path, outcome=outcome)
+    view = win.show_view("release")
+    assert view.trend_curve.getData()[0] is None or len(view.trend_curve.getData()[0]) == 0
+    view.nonprod.setCurrentWidget(view.trend_plot)
+    x, y = view.trend_curve.getData()
+    d = outcome.results.deployments.filter(
+        (pl.col("environment") == "production") & pl.col("lead_time_h").is_not_null())
+    assert len(x) == d.height > 0 and np.all(np.diff(x) >= 0)
+    assert sorted(y.tolist()) == sorted(d["lead_time_h"].to_list())
+    assert view.trend_curve.opts["clipToView"] and view.trend_curve.opts["autoDownsample"]
+    team = d["team"].drop_nulls()[0]
+    view.set_team(team)
+    assert len(view.trend_curve.getData()[0]) == d.filter(pl.col("team") == team).height

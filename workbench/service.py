@@ -12,6 +12,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 import polars as pl
@@ -89,7 +90,9 @@ def recompute_cached(ws, policy_path: str | None = None, *, period: str | None =
                      progress: Progress | None = None, use_cache: bool = True,
                      extras: Callable[[Any], dict[str, pl.DataFrame]] | None = None,
                      keep_tables_under: int = SMALL_TABLE_ROWS,
-                     recompute: bool = True, lazy: Collection[str] = ()) -> CachedRecompute | None:
+                     recompute: bool = True, lazy: Collection[str] = (),
+                     sprints: str | None = None,
+                     reservations: str | None = None) -> CachedRecompute | None:
     """:func:`recompute_workspace` through the workspace's results cache
     (:mod:`workbench.workspace.results_cache`): when the figures of exactly these
     inputs (evidence, policy, governance registry, code version, options) were
@@ -100,12 +103,17 @@ def recompute_cached(ws, policy_path: str | None = None, *, period: str | None =
     come back as ``small_tables``.  ``use_cache=False`` always recomputes (and
     refreshes the cache); ``recompute=False`` returns None instead of recomputing.
     The frames named in ``lazy`` of saved figures are read when first used
-    (:data:`workbench.workspace.results_cache.LAZY_FRAMES`: the GUI's start)."""
+    (:data:`workbench.workspace.results_cache.LAZY_FRAMES`: the GUI's start).
+    ``sprints`` / ``reservations`` (files) feed the non-production analyses; the key
+    holds the SHA-256 of their bytes, so an edited calendar is a new recompute."""
     from .governance import sync_imported
     from .policy import load_policy
     from .workspace import results_cache
 
-    options = {"period": period}
+    options: dict[str, Any] = {"period": period}
+    for name, file in (("sprints", sprints), ("reservations", reservations)):
+        if file:
+            options[name] = _file_digest(file)
     why = "off"
     # the saved figures are read (and checked) while the policy loads; they are used
     # only if the key taken afterwards is theirs
@@ -128,7 +136,8 @@ def recompute_cached(ws, policy_path: str | None = None, *, period: str | None =
     sync_imported(ws)
     key = results_cache.cache_key(ws, policy, **options)
     t0 = time.perf_counter()
-    policy, res, tables = recompute_workspace(ws, policy_path, period=period, progress=progress)
+    policy, res, tables = recompute_workspace(ws, policy_path, period=period, progress=progress,
+                                              sprints=sprints, reservations=reservations)
     more = extras(res) if extras is not None else {}
     seconds = time.perf_counter() - t0
     saved = False
@@ -138,6 +147,18 @@ def recompute_cached(ws, policy_path: str | None = None, *, period: str | None =
         small = {_TABLE + k: v for k, v in tables.items() if v.height < keep_tables_under}
         saved = results_cache.save(ws, key, res, extras=more | small, seconds=seconds) is not None
     return CachedRecompute(policy, res, tables, more, why, seconds, saved)
+
+
+def _file_digest(path: str) -> str:
+    """``sha256:<hex>`` of a file's bytes (an unreadable file is bad input)."""
+    import hashlib
+
+    from .errors import InputError
+
+    try:
+        return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
 
 
 def _link_breaches(breaches: pl.DataFrame, incidents: pl.DataFrame, *, window: timedelta,

@@ -43,7 +43,11 @@ __all__ = ["overlapping_deployments", "queueing_delay", "contention_peaks", "loa
 def _d(deployments: pl.DataFrame) -> pl.DataFrame:
     if "first_commit_at" not in deployments.columns:
         deployments = deployments.with_columns(first_commit_at=pl.lit(None, TS))
-    return (deployments.filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
+    # only the columns the analyses read: sorting the whole drill-down frame (forty
+    # columns at a million deployments) costs seconds
+    return (deployments.select("environment", "deployment_id", "service", "started_at",
+                               "finished_at", "first_commit_at")
+            .filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
             .sort("environment", "started_at", "deployment_id"))
 
 

@@ -248,7 +248,8 @@ def _outcome_extras(res: Results) -> dict[str, pl.DataFrame]:
 
 def recompute_workspace(path: str | Path, policy_path: str | None = None, *,
                         period: str | None = None, log: bool = True, use_cache: bool = True,
-                        progress: Progress | None = None) -> Outcome:
+                        progress: Progress | None = None, sprints: str | None = None,
+                        reservations: str | None = None) -> Outcome:
     """The figures of the workspace at ``path`` (the CLI's ``recompute``), with the
     reported figures reconciled when the workspace has any, and the evidence
     snapshot.
@@ -260,8 +261,9 @@ def recompute_workspace(path: str | Path, policy_path: str | None = None, *,
     first used -- and the evidence tables are read only when a view asks
     (:class:`LazyTables`; the small ones were saved with the figures).  A load
     started by :func:`prefetch_saved` for the same workspace and policy is used
-    when there is one.  ``use_cache=False`` always recomputes."""
-    if use_cache and period is None:
+    when there is one.  ``use_cache=False`` always recomputes.  ``sprints`` /
+    ``reservations`` (files) feed the non-production analyses, as on the CLI."""
+    if use_cache and period is None and not sprints and not reservations:
         fut = _take_prefetch(path, policy_path)
         if fut is not None:
             step(progress, 0.0, "loading the saved figures")
@@ -272,20 +274,21 @@ def recompute_workspace(path: str | Path, policy_path: str | None = None, *,
             if got is not None:
                 return got
     out = _outcome(path, policy_path, period=period, log=log, use_cache=use_cache,
-                   progress=progress)
+                   progress=progress, sprints=sprints, reservations=reservations)
     assert out is not None
     return out
 
 
 def _outcome(path: str | Path, policy_path: str | None, *, period: str | None, log: bool,
-             use_cache: bool, progress: Progress | None, recompute: bool = True) -> Outcome | None:
+             use_cache: bool, progress: Progress | None, recompute: bool = True,
+             sprints: str | None = None, reservations: str | None = None) -> Outcome | None:
     from ..service import recompute_cached
     from ..workspace.results_cache import LAZY_FRAMES
 
     with Workspace.open(path, create=False) as ws:
         rc = recompute_cached(ws, policy_path, period=period, progress=progress,
                               use_cache=use_cache, extras=_outcome_extras, recompute=recompute,
-                              lazy=LAZY_FRAMES)
+                              lazy=LAZY_FRAMES, sprints=sprints, reservations=reservations)
         if rc is None:
             return None
         policy, res = rc.policy, rc.results
@@ -294,7 +297,8 @@ def _outcome(path: str | Path, policy_path: str | None, *, period: str | None, l
         step(progress, 0.97, "reading the evidence ledger")
         snapshot = evidence_snapshot(ws)
         if log:
-            ws.log("recompute", {"period": period, "via": "gui", "cache": rc.cache},
+            ws.log("recompute", {"period": period, "via": "gui", "cache": rc.cache,
+                                 "sprints": sprints, "reservations": reservations},
                    policy_sha256=policy.sha256)
     tables: Mapping[str, pl.DataFrame]
     if rc.tables is not None:
@@ -355,11 +359,13 @@ def cancel_prefetch(path: str | Path, policy_path: str | None = None) -> None:
 
 
 def import_into(path: str | Path, paths: list[str | Path], *, format: str | None = None,
-                source_tz: str | None = None, progress: Progress | None = None) -> list[Any]:
-    """Import files or folders into the workspace; returns the ImportReports."""
+                source_tz: str | None = None, options: dict[str, str] | None = None,
+                progress: Progress | None = None) -> list[Any]:
+    """Import files or folders into the workspace (``options``: the importer's
+    ``--option key=value`` pairs, e.g. a column mapping); returns the ImportReports."""
     with Workspace.open(path) as ws:
         return ws.import_paths([str(p) for p in paths], format=format, source_tz=source_tz,
-                               progress=progress)
+                               options=options or None, progress=progress)
 
 
 def verify_workspace(path: str | Path, *, progress: Progress | None = None) -> list[str]:

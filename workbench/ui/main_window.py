@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
             self.theme_actions[t] = a
 
         m = mb.addMenu("&Tools")
-        self.recompute_action = self._action("&Recompute", self.recompute, "F5",
+        self.recompute_action = self._action("&Recompute", lambda: self.recompute(use_cache=False), "F5",
                                              "Recompute every figure from the evidence")
         self.verify_action = self._action("&Verify workspace", self.verify_workspace, "Ctrl+Shift+V",
                                           "Re-hash every evidence file and check the access log")
@@ -295,8 +295,19 @@ class MainWindow(QMainWindow):
                                           "Edit the SLA policy, validate it and recompute")
         self.sample_action = self._action("Draw an audit &sample…", lambda: self.show_view("auditor"),
                                           None, "Attribute sampling in the auditor view")
+        self.sprints_action = self._action(
+            "Sprint &calendar…", lambda: self._ask_nonprod_input("sprints"), None,
+            "A sprint calendar (CSV sprint,start,end or Jira sprint JSON): test-environment "
+            "availability in each sprint's critical window (release view)")
+        self.reservations_action = self._action(
+            "Environment &reservations…", lambda: self._ask_nonprod_input("reservations"), None,
+            "Environment reservations (CSV environment,reserved_by,start,end): reservation "
+            "violations (release view)")
         for a in (self.recompute_action, self.verify_action, self.policy_action, self.sample_action):
             m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.sprints_action)
+        m.addAction(self.reservations_action)
 
         m = mb.addMenu("&Help")
         self.about_action = self._action("&About", self.show_about, QKeySequence.StandardKey.HelpContents)
@@ -464,6 +475,55 @@ class MainWindow(QMainWindow):
         except WorkbenchError as exc:
             QMessageBox.critical(self, "Cannot open workspace", str(exc))
 
+    # ---- sprint calendar and reservations (inputs of the non-production analyses) ----
+    def nonprod_inputs(self) -> dict[str, str | None]:
+        """The sprint calendar and reservations files of the shown workspace (kept in
+        the settings per workspace), as ``recompute_workspace`` takes them."""
+        out: dict[str, str | None] = {"sprints": None, "reservations": None}
+        if self.workspace_path is None:
+            return out
+        st = settings()
+        for k in out:
+            v = st.value(f"nonprod/{self.workspace_path.as_posix()}/{k}", "")
+            out[k] = str(v) if v and Path(str(v)).is_file() else None
+        return out
+
+    def set_nonprod_input(self, kind: str, path: str | None, *, recompute: bool = True) -> None:
+        """Use ``path`` as the ``kind`` ("sprints" or "reservations") file of this
+        workspace (None: none) and recompute."""
+        if kind not in ("sprints", "reservations") or self.workspace_path is None:
+            return
+        st = settings()
+        key = f"nonprod/{self.workspace_path.as_posix()}/{kind}"
+        if path:
+            st.setValue(key, str(Path(path).resolve()))
+        else:
+            st.remove(key)
+        st.sync()
+        if recompute:
+            self.recompute()
+
+    def _ask_nonprod_input(self, kind: str) -> None:
+        what = "sprint calendar" if kind == "sprints" else "environment reservations"
+        current = self.nonprod_inputs().get(kind)
+        if current:
+            box = QMessageBox(QMessageBox.Icon.Question, f"The {what}",
+                              f"The figures use {current}.", parent=self)
+            change = box.addButton("Choose another…", QMessageBox.ButtonRole.AcceptRole)
+            forget = box.addButton("Use none", QMessageBox.ButtonRole.DestructiveRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if box.clickedButton() is forget:
+                self.set_nonprod_input(kind, None)
+                return
+            if box.clickedButton() is not change:
+                return
+        filters = ("Sprint calendars (*.csv *.json);;All files (*)" if kind == "sprints"
+                   else "Reservations (*.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose the {what}", str(self._start_dir()), filters)
+        if path:
+            self.set_nonprod_input(kind, path)
+
     def set_policy(self, path: str | None, *, recompute: bool = True) -> None:
         """Compute under the policy file ``path`` (None: the default policy)."""
         self.policy_path = path
@@ -571,18 +631,21 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.task_cancelled.emit(message)
 
-    def recompute(self) -> None:
-        """Recompute every figure off the GUI thread (F5)."""
+    def recompute(self, *, use_cache: bool = True) -> None:
+        """The figures, off the GUI thread: the saved ones when they are of exactly
+        these inputs, else recomputed.  F5 (``use_cache=False``) always recomputes."""
         if self.workspace_path is None:
             return
         self._start(jobs.recompute_workspace, self.workspace_path, self.policy_path,
+                    use_cache=use_cache, **self.nonprod_inputs(),
                     title="Recompute", on_done=self._show_outcome)
 
     def recompute_now(self) -> jobs.Outcome:
         """Recompute on the calling thread (screenshots: the result is complete
         before anything is drawn)."""
         assert self.workspace_path is not None
-        outcome = run_sync(jobs.recompute_workspace, self.workspace_path, self.policy_path)
+        outcome = run_sync(jobs.recompute_workspace, self.workspace_path, self.policy_path,
+                           **self.nonprod_inputs())
         self._show_outcome(outcome)
         return outcome
 
@@ -600,8 +663,9 @@ class MainWindow(QMainWindow):
         self._update_status()
         self._fill_tz_combo()
         r = outcome.results
+        how = "Loaded the saved" if getattr(outcome, "cache", "") == "hit" else "Recomputed"
         self.statusBar().showMessage(
-            f"Recomputed {r.metrics.height:,} figures from {outcome.evidence_files} evidence files", 8000)
+            f"{how} {r.metrics.height:,} figures from {outcome.evidence_files} evidence files", 8000)
         self.recomputed.emit(outcome)
 
     def _governance_changed(self, action: str, record: dict) -> None:

@@ -188,17 +188,6 @@ def source_columns(path: Path) -> list[str]:
     return list(df.columns)
 
 
-def _import_with_options(path: str | Path, paths: list[str | Path], *, format: str | None = None,
-                         source_tz: str | None = None, options: dict[str, Any] | None = None,
-                         progress: Any = None) -> list[Any]:
-    """:func:`jobs.import_into` with importer options (the mapping file)."""
-    from ..workspace import Workspace
-
-    with Workspace.open(path) as ws:
-        return ws.import_paths([str(p) for p in paths], format=format, source_tz=source_tz,
-                               options=options, progress=progress)
-
-
 class MappingPanel(QGroupBox):
     """Canonical columns of a target table next to combo boxes of the file's columns.
     ``applied(str)`` is emitted with the mapping file written by *Apply mapping*."""
@@ -715,13 +704,10 @@ class ImportPage(QWizardPage):
         self.cancel_button.setEnabled(True)
         self.report_view.setHtml("")
         page = w.preview_page
-        if page.options and page.format() == "mapped":
-            self.runner.start(_import_with_options, w.workspace_path, w.files_page.paths(),
-                              format="mapped", source_tz=page.source_tz(), options=page.options,
-                              title="Import")
-            return
+        mapped = bool(page.options) and page.format() == "mapped"
         self.runner.start(jobs.import_into, w.workspace_path, w.files_page.paths(),
-                          format=page.format(), source_tz=page.source_tz(), title="Import")
+                          format="mapped" if mapped else page.format(), source_tz=page.source_tz(),
+                          options=page.options if mapped else None, title="Import")
 
     def _progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))

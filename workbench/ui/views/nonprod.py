@@ -36,8 +36,9 @@ __all__ = ["NonProdPanel", "NO_INPUT"]
 
 #: the one-line message of an analysis that had no input
 NO_INPUT = {
-    "nonprod_availability": "No sprint calendar imported: availability inside sprint critical "
-                            "windows needs one (workbench recompute --sprints FILE).",
+    "nonprod_availability": "No sprint calendar given: availability inside sprint critical "
+                            "windows needs one (Tools > Sprint calendar…, or "
+                            "workbench recompute --sprints FILE).",
     "blocked_candidates": "No release candidate was attempted while its test environment was down.",
     "masking_lead_time": "No deployments to test environments with a lead time in the evidence.",
     "no_masking": "No masking or synthetic-data stage in the pipeline evidence (policy "

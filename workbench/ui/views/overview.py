@@ -137,6 +137,9 @@ class OverviewView(View):
             x=np.zeros(1), y=np.zeros(0), stepMode="center", fillLevel=0,
             pen=pg.mkPen(DEPLOY_COLOR, width=1),
             brush=pg.mkBrush(DEPLOY_COLOR.red(), DEPLOY_COLOR.green(), DEPLOY_COLOR.blue(), 110))
+        # pyqtgraph 0.14 clips X and Y alike; a step curve has one X more than Y
+        self.deploy_curve.setClipToView(False)
+        self.deploy_curve.setDownsampling(ds=1, auto=False)
         # the CFR gets its own ViewBox (right axis), linked on X and drawn over the bars;
         # the legend lives in it too, so that it stays on top of both
         self.cfr_view = pg.ViewBox(enableMenu=False)

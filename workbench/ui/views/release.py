@@ -33,6 +33,7 @@ from ...engine import Results
 from ..theme import BAD, GOOD, WARN, category
 from ..widgets import FrameTable, KpiCard, ThemedPlot, fmt_h, fmt_pct, period_edges, period_mids
 from .base import View
+from ..drill import TREND_CURVE_OPTIONS, trend_points
 from .nonprod import NonProdPanel
 
 __all__ = ["ReleaseView", "monthly_by_environment", "stage_breakdown", "gate_summary"]
@@ -254,6 +255,16 @@ class ReleaseView(View):
         self.nonprod = NonProdPanel()
         self.bottom_tabs = self.nonprod
         self.nonprod.insertTab(0, self.gates_table, "Promotion gates")
+        # the lead time of every production deployment: a million points pan smoothly
+        # (sorted X, peak downsampling, clip to view); filled when its tab is shown
+        self.trend_plot = ThemedPlot(title="Lead time of every production deployment",
+                                     left="Hours", legend=False, min_height=150)
+        self.trend_curve = self.trend_plot.plot_item.plot(
+            x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(category(0)), **TREND_CURVE_OPTIONS)
+        self.trend_plot.plot_item.setMouseEnabled(x=True, y=False)
+        self.nonprod.insertTab(1, self.trend_plot, "Every deployment")
+        self._trend_for: tuple[Any, Any] | None = None
+        self.nonprod.currentChanged.connect(lambda *_: self._update_trend())
         self.nonprod.setCurrentIndex(0)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(plots)
@@ -313,6 +324,26 @@ class ReleaseView(View):
         self.stage_plot.plot_item.setXRange(0, (float(p90v.max()) if n else 1.0) * 1.1, padding=0)
         self.stage_plot.show_empty("" if n else "No pipeline stages in the evidence")
         self._cards(r, team)
+        self._update_trend()
+
+    def _update_trend(self) -> None:
+        """Fill the every-deployment trend when its tab is shown (it reads the
+        per-deployment frame, which a start from saved figures loads only then)."""
+        if self.nonprod.currentWidget() is not self.trend_plot:
+            return
+        r, team = self.results, self.team_combo.currentData()
+        if self._trend_for is not None and self._trend_for[0] is r and self._trend_for[1] == team:
+            return
+        self._trend_for = (r, team)
+        x, y = (trend_points(r, "lead_time_h", environment="production", team=team)
+                if r is not None else (np.zeros(0), np.zeros(0)))
+        self.trend_curve.setData(x=x, y=y)
+        who = "all teams" if team is None else f"team {team}"
+        self.trend_plot.set_title(f"Lead time of every production deployment, {who} ({len(x):,})")
+        if len(x):
+            self.trend_plot.plot_item.setXRange(float(x[0]), float(x[-1]), padding=0.01)
+            self.trend_plot.plot_item.setYRange(0, float(np.nanpercentile(y, 99.5)) or 1.0, padding=0.02)
+        self.trend_plot.show_empty("" if len(x) else "No production deployment with a lead time")
 
     def _cards(self, r: Results | None, team: str | None) -> None:
         if r is None or r.metrics.height == 0:
