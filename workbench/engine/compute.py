@@ -41,7 +41,6 @@ order threads add them in.
 from __future__ import annotations
 
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 
 import polars as pl
@@ -217,121 +216,100 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
     dep = _rework(dep, incidents, codes)
     dep = local_naive(dep, "finished_at", policy, "_local")
 
+    step(progress, 0.32, "aggregating")
+    core = build_core(dep, codes)
+    metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
+
+    step(progress, 0.42, "availability")
     outages = _table(tables, "outages")
     down, maint, unapproved = split_outages(outages, changes_all)
-    # The clocks, promotion gates, findings and the drill-down frame need only the
-    # classified deployments: they run on a second thread while this one aggregates
-    # (Polars releases the GIL, so on a multi-core machine the two pipelines overlap;
-    # each is deterministic alone, so the figures are too).
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recompute")
-    try:
-        clocks_job = None
-        if "clocks" in want:
-            first, last = _date_range(tables, as_of)
-            maint_windows = merge_intervals(maint, ["service", "environment"]).drop("n")
-            inputs = ClockInputs(
-                policy=policy, calendars=BusinessCalendars(policy.calendars, first, last),
-                as_of=as_of, deployments=dep, changes=changes_all, incidents=incidents,
-                links=links, maintenance=maint_windows,
-                health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers)
-            summarise = levels is None or "service" in levels
+    pairs = group_months(core, codes)
+    avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
+                                 rules.get("availability_convention", "planned_as_up"))
+    if "variants" not in want and avail.height:
+        avail = avail.filter(pl.col("variant") == "policy")
+    frames = [metrics, avail]
+    if "variants" in want:
+        frames += _variants(core, codes, lvls, kinds, method, rules)
 
-            def clocks_and_summary() -> tuple[pl.DataFrame, pl.DataFrame | None]:
-                c = compute_clocks(inputs)
-                return c, clock_summary(c, policy, kinds) if summarise else None
+    clocks = pl.DataFrame()
+    if "clocks" in want:
+        step(progress, 0.5, "SLA clocks")
+        first, last = _date_range(tables, as_of)
+        calendars = BusinessCalendars(policy.calendars, first, last)
+        maint_windows = merge_intervals(maint, ["service", "environment"]).drop("n")
+        clocks = compute_clocks(ClockInputs(
+            policy=policy, calendars=calendars, as_of=as_of, deployments=dep,
+            changes=changes_all, incidents=incidents, links=links, maintenance=maint_windows,
+            health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers))
+        if levels is None or "service" in levels:
+            frames.append(clock_summary(clocks, policy, kinds))
+    metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
 
-            clocks_job = pool.submit(clocks_and_summary)
-        gates_job = pool.submit(evaluate_gates, dep, policy) if "gates" in want else None
-        findings_job = pool.submit(_findings, dep, incidents, links, tables, policy, unapproved, waivers)
-        drill_job = pool.submit(lambda: dep.drop([c for c in dep.columns if c.startswith("_") and c != "_row"])
-                                .sort("finished_at", "_row").drop("_row"))
+    step(progress, 0.65, "evaluating SLOs")
+    metrics = _evaluate_slos(metrics, policy)
+    metrics = lookup(metrics, svc.select("service", "calendar"), "service", {"calendar": "_calendar"})
+    breaches = _breaches(metrics, policy, waivers)
 
-        step(progress, 0.32, "aggregating")
-        core = build_core(dep, codes)
-        metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
+    budgets = pl.DataFrame()
+    if "error_budgets" in want:
+        step(progress, 0.72, "error budgets")
+        evaluated = metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
+                                   & (pl.col("variant") == "policy")).rename({"_calendar": "calendar"})
+        budgets = error_budgets(evaluated, percentile_exceedances(core, codes, policy), policy, as_of, waivers)
 
-        step(progress, 0.42, "availability")
-        pairs = group_months(core, codes)
-        avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
-                                     rules.get("availability_convention", "planned_as_up"))
-        if "variants" not in want and avail.height:
-            avail = avail.filter(pl.col("variant") == "policy")
-        frames = [metrics, avail]
-        if "variants" in want:
-            frames += _variants(core, codes, lvls, kinds, method, rules)
+    alerts = pl.DataFrame()
+    if "alerts" in want:
+        step(progress, 0.8, "alerts")
+        alerts = _alerts(clocks, breaches, down, svc, policy, waivers)
 
-        clocks = pl.DataFrame()
-        if clocks_job is not None:
-            step(progress, 0.5, "SLA clocks")
-            clocks, summary = clocks_job.result()
-            if summary is not None:
-                frames.append(summary)
-        gates = gates_job.result() if gates_job is not None else pl.DataFrame()
-        metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
-
-        step(progress, 0.65, "evaluating SLOs")
-        metrics = _evaluate_slos(metrics, policy)
-        metrics = lookup(metrics, svc.select("service", "calendar"), "service", {"calendar": "_calendar"})
-        breaches = _breaches(metrics, policy, waivers)
-
-        budgets = pl.DataFrame()
-        if "error_budgets" in want:
-            step(progress, 0.72, "error budgets")
-            evaluated = metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
-                                       & (pl.col("variant") == "policy")).rename({"_calendar": "calendar"})
-            budgets = error_budgets(evaluated, percentile_exceedances(core, codes, policy), policy, as_of, waivers)
-
-        alerts = pl.DataFrame()
-        if "alerts" in want:
-            step(progress, 0.8, "alerts")
-            alerts = _alerts(clocks, breaches, down, svc, policy, waivers)
-
+    gates = pl.DataFrame()
+    if "gates" in want:
         step(progress, 0.86, "promotion gates")
+        gates = evaluate_gates(dep, policy)
 
-        step(progress, 0.92, "findings")
-        findings = findings_job.result()
+    step(progress, 0.92, "findings")
+    findings = _findings(dep, incidents, links, tables, policy, unapproved, waivers)
+    findings = pl.concat([findings, waiver_findings(
+        breaches.filter(pl.col("status") == "breach").with_columns(
+            _item=pl.format("{}/{}/{}", pl.col("slo"), pl.col("service"), pl.col("period"))),
+        waivers, item="_item", kind="evaluation")], how="vertical_relaxed")
+    if clocks.height:
         findings = pl.concat([findings, waiver_findings(
-            breaches.filter(pl.col("status") == "breach").with_columns(
-                _item=pl.format("{}/{}/{}", pl.col("slo"), pl.col("service"), pl.col("period"))),
-            waivers, item="_item", kind="evaluation")], how="vertical_relaxed")
-        if clocks.height:
-            findings = pl.concat([findings, waiver_findings(
-                clocks.select("slo", "item_id", "service", "team", "environment", "period", "breach_at",
-                              "waived_by", "breached").filter(pl.col("breached").fill_null(False)),
-                waivers, item="item_id", kind="item")], how="vertical_relaxed")
-        findings = findings.sort("rule", "at", "item_id", "detail", nulls_last=True)
+            clocks.select("slo", "item_id", "service", "team", "environment", "period", "breach_at",
+                          "waived_by", "breached").filter(pl.col("breached").fill_null(False)),
+            waivers, item="item_id", kind="item")], how="vertical_relaxed")
+    findings = findings.sort("rule", "at", "item_id", "detail", nulls_last=True)
 
-        metrics = metrics.drop("_calendar")
-        if period:
-            metrics = metrics.filter(pl.col("period") == period)
-            breaches = breaches.filter(pl.col("period") == period)
-            findings = findings.filter(in_period(pl.col("period"), period))
-            if clocks.height:
-                clocks = clocks.filter(in_period(pl.col("_local").dt.strftime("%Y-%m"), period))
-            if budgets.height:
-                budgets = budgets.filter(_label_within(pl.col("period"), period))
-            if alerts.height:
-                alerts = alerts.filter(in_period(pl.col("fired_at").dt.strftime("%Y-%m"), period))
-            if gates.height:
-                gates = gates.filter(in_period(pl.col("at").dt.strftime("%Y-%m"), period))
-        metrics = metrics.sort("variant", "level", "period_kind", "period", "environment", "team",
-                               "tier", "service", "metric", "slo", nulls_last=True)
-        if clocks.width:
-            clocks = clocks.drop("_local")
-        step(progress, 1.0, "done")
-        drill = drill_job.result()
-        return Results(
-            policy_sha256=policy.sha256, evidence_root=evidence_root, metrics=metrics,
-            findings=findings, breaches=breaches, deployments=drill,
-            clocks=clocks if clocks.width else pl.DataFrame(schema={"slo": pl.String, "item_id": pl.String}),
-            period=period, policy_version=policy.version, percentile_method=method,
-            rules_applied={k: rules[k] for k in sorted(rules)},
-            alerts=alerts, error_budgets=budgets, gates=gates,
-            as_of=as_of,
-        )
-    finally:
-        # a cancel (or an error) here leaves the queued jobs unstarted
-        pool.shutdown(wait=True, cancel_futures=True)
+    metrics = metrics.drop("_calendar")
+    if period:
+        metrics = metrics.filter(pl.col("period") == period)
+        breaches = breaches.filter(pl.col("period") == period)
+        findings = findings.filter(in_period(pl.col("period"), period))
+        if clocks.height:
+            clocks = clocks.filter(in_period(pl.col("_local").dt.strftime("%Y-%m"), period))
+        if budgets.height:
+            budgets = budgets.filter(_label_within(pl.col("period"), period))
+        if alerts.height:
+            alerts = alerts.filter(in_period(pl.col("fired_at").dt.strftime("%Y-%m"), period))
+        if gates.height:
+            gates = gates.filter(in_period(pl.col("at").dt.strftime("%Y-%m"), period))
+    metrics = metrics.sort("variant", "level", "period_kind", "period", "environment", "team",
+                           "tier", "service", "metric", "slo", nulls_last=True)
+    if clocks.width:
+        clocks = clocks.drop("_local")
+    step(progress, 1.0, "done")
+    drill = (dep.drop([c for c in dep.columns if c.startswith("_") and c != "_row"])
+             .sort("finished_at", "_row").drop("_row"))
+    return Results(
+        policy_sha256=policy.sha256, evidence_root=evidence_root, metrics=metrics,
+        findings=findings, breaches=breaches, deployments=drill,
+        clocks=clocks if clocks.width else pl.DataFrame(schema={"slo": pl.String, "item_id": pl.String}),
+        period=period, policy_version=policy.version, percentile_method=method,
+        rules_applied={k: rules[k] for k in sorted(rules)},
+        alerts=alerts, error_budgets=budgets, gates=gates,
+        as_of=as_of,
+    )
 
 
 def _label_within(label: pl.Expr, period: str) -> pl.Expr:
