@@ -294,3 +294,23 @@ def test_recompute_json_carries_the_analyses(tmp_path):
     assert {r["environment"] for r in d["contention"]} >= {"production"}
     assert d["nonprod_availability"][0]["sprint"] == "S1"
     assert {m["variant"] for m in d["metrics"]} >= {"policy", "without_emergency"}
+
+
+def test_critical_path_takes_the_run_row_as_the_root():
+    """An importer's ``(run)`` row is the run as a whole: the stages are its children
+    and only the run's own time outside every stage is left to it."""
+    from datetime import datetime, timezone
+
+    from workbench.nonprod import critical_path
+
+    def u(h, m=0):
+        return datetime(2026, 7, 1, h, m, tzinfo=timezone.utc)
+
+    st = pl.DataFrame({"pipeline_id": ["p1"] * 4, "stage": ["Build", "Deploy", "Test", "(run)"],
+                       "started_at": [u(9), u(10), u(9, 30), u(9)],
+                       "finished_at": [u(10), u(11), u(10), u(11, 30)]})
+    cp = critical_path(st)
+    got = {r["stage"]: r["share"] for r in cp.iter_rows(named=True)}
+    # Build 9-10 and Deploy 10-11 are the critical path (Test ran beside Build);
+    # the run's last half hour belongs to no stage
+    assert got == {"Build": pytest.approx(0.4), "Deploy": pytest.approx(0.4), "(run)": pytest.approx(0.2)}

@@ -81,6 +81,10 @@ def _walk(node: dict[str, Any], end: datetime, kids: dict[str, list[dict[str, An
     out.extend(reversed(segs))
 
 
+#: the row an importer adds for a CI run as a whole (workbench.ingest.ci.RUN_STAGE)
+RUN_STAGE = "(run)"
+
+
 def _from_stages(df: pl.DataFrame) -> pl.DataFrame:
     """pipeline_stages -> spans: ids are the stage paths, parents their prefixes."""
     def parent(stage: str, names: set[str]) -> str | None:
@@ -95,10 +99,12 @@ def _from_stages(df: pl.DataFrame) -> pl.DataFrame:
     for (pid,), g in df.group_by("pipeline_id", maintain_order=True):
         names = set(g["stage"].to_list())
         for r in g.iter_rows(named=True):
+            # the importers' "(run)" row is the run as a whole: the root span of the
+            # stages, never one of them (else it would be the whole critical path)
             rows.append({"pipeline_id": pid, "span_id": r["stage"], "stage": r["stage"],
                          "parent_span_id": parent(r["stage"], names),
                          "started_at": r["started_at"], "finished_at": r["finished_at"],
-                         "is_root": False})
+                         "is_root": r["stage"] == RUN_STAGE})
     return pl.DataFrame(rows, schema={"pipeline_id": pl.String, "span_id": pl.String,
                                       "stage": pl.String, "parent_span_id": pl.String,
                                       "started_at": TS, "finished_at": TS,

@@ -80,7 +80,9 @@ def stage_breakdown(tables: dict[str, pl.DataFrame] | None, results: Results | N
     if team is not None:
         d = d.filter(pl.col("team") == team)
     ids = d["pipeline_id"].drop_nulls().unique()
-    st = tables["pipeline_stages"].filter(pl.col("pipeline_id").is_in(ids.implode()))
+    # the importers' "(run)" row is the run as a whole, not a stage
+    st = tables["pipeline_stages"].filter(pl.col("pipeline_id").is_in(ids.implode())
+                                          & (pl.col("stage") != "(run)"))
     if st.height == 0:
         return pl.DataFrame(schema=schema)
     st = st.with_columns(
