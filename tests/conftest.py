@@ -34,3 +34,71 @@ def handmade_ws(tmp_path):
     ws.import_paths([HANDMADE])
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def ws_path(tmp_path):
+    """A workspace folder holding the hand-made evidence (closed: GUI tests open it)."""
+    from workbench.workspace import Workspace
+
+    p = tmp_path / "ws"
+    with Workspace.open(p) as ws:
+        ws.import_paths([HANDMADE])
+    return p
+
+
+# ---- GUI fixtures (Qt is imported inside them: headless tests never load it) ----------
+@pytest.fixture
+def handmade_ws_path(tmp_path):
+    """Like ws_path, in another folder (GUI tests that open two workspaces use both)."""
+    from workbench.workspace import Workspace
+
+    p = tmp_path / "hand"
+    with Workspace.open(p) as ws:
+        ws.import_paths([HANDMADE])
+    return p
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Create main windows (shown, offscreen); at teardown close and delete them and
+    fail on leaked top-level widgets."""
+    from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+
+    from workbench.ui.main_window import MainWindow
+
+    from .qt_helpers import close_boxes, flush_deletes
+
+    windows = []
+
+    def make(path, *, outcome=None, **kwargs):
+        kwargs.setdefault("remember", False)
+        if outcome is not None:
+            kwargs["recompute"] = False
+        w = MainWindow(path, **kwargs)
+        windows.append(w)
+        w.resize(1400, 900)
+        w.show()
+        qtbot.waitExposed(w)
+        if outcome is not None:
+            w.show_outcome(outcome)
+        return w
+
+    yield make
+    close_boxes()
+    for w in windows:
+        w.close()
+        w.deleteLater()
+    flush_deletes()
+    leaked = [w for w in QApplication.topLevelWidgets()
+              if isinstance(w, (MainWindow, QProgressDialog, QMessageBox)) or w.isVisible()]
+    assert not leaked, f"leaked top-level widgets: {leaked}"
+
+
+@pytest.fixture
+def utc_display():
+    """Tests that change the display time zone leave it at UTC."""
+    from workbench.ui.models import set_display_timezone
+
+    yield
+    set_display_timezone("UTC")

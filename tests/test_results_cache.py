@@ -25,11 +25,8 @@ REPORTED = HERE / "data" / "reported_handmade.csv"
 
 
 @pytest.fixture
-def ws(tmp_path):
-    w = Workspace.open(tmp_path / "ws")
-    w.import_paths([HANDMADE])
-    yield w
-    w.close()
+def ws(handmade_ws):
+    return handmade_ws
 
 
 def _fresh_json(ws, policy_path=None) -> str:

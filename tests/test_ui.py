@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
@@ -34,6 +34,7 @@ from workbench.ui import jobs  # noqa: E402
 from workbench.ui.main_window import MainWindow  # noqa: E402
 from workbench.ui.models import PolarsTableModel, format_value, text_filter_expr  # noqa: E402
 from workbench.ui.tasks import TaskRunner  # noqa: E402
+from tests.qt_helpers import flush_deletes  # noqa: E402
 from workbench.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui]
@@ -42,18 +43,8 @@ HANDMADE = Path(__file__).resolve().parent / "data" / "handmade"
 TIMEOUT = 60_000
 
 
-# ---- fixtures ---------------------------------------------------------------
-@pytest.fixture
-def ws_path(tmp_path: Path) -> Path:
-    p = tmp_path / "ws"
-    with Workspace.open(p) as ws:
-        ws.import_paths([HANDMADE])
-    return p
+# ---- fixtures (ws_path: tests/conftest.py) -----------------------------------
 
-
-def _flush_deletes() -> None:
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture
@@ -70,7 +61,7 @@ def make_window(qtbot):
     for w in windows:
         w.close()
         w.deleteLater()
-    _flush_deletes()
+    flush_deletes()
     leaked = [w for w in QApplication.topLevelWidgets()
               if isinstance(w, (MainWindow, QProgressDialog, QMessageBox)) or w.isVisible()]
     assert not leaked, f"leaked top-level widgets: {leaked}"
@@ -398,7 +389,7 @@ def test_screenshot_writes_png_of_requested_size(qapp, ws_path, tmp_path):
         screenshot("nope", tmp_path / "x.png", workspace=ws_path)
     with pytest.raises(WorkbenchError, match="not a workspace"):
         screenshot("overview", tmp_path / "x.png", workspace=tmp_path / "nothing")
-    _flush_deletes()
+    flush_deletes()
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
@@ -419,7 +410,7 @@ def test_run_gui_opens_given_workspace_and_remembers_it(qapp, ws_path, monkeypat
     monkeypatch.setattr(qapp, "exec", fake_exec, raising=False)
     assert app_module.run_gui(str(ws_path)) == 0
     assert len(shown) == 1 and shown[0].workspace_path == ws_path.resolve()
-    _flush_deletes()
+    flush_deletes()
     # the next start without a workspace opens the same one again
     assert app_module.default_workspace() == (ws_path.resolve(), False)
 

@@ -17,7 +17,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from tests.test_ui_views import TIMEOUT, handmade_ws_path, make_window  # noqa: E402,F401
+from tests.test_ui_views import TIMEOUT  # noqa: E402
 from workbench.governance import get_waiver, rca_records  # noqa: E402
 from workbench.ui import jobs  # noqa: E402
 from workbench.ui.views.governance import governance_apply, governance_snapshot  # noqa: E402

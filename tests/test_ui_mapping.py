@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
-from tests.test_ui_views import TIMEOUT, make_window  # noqa: E402,F401
+from tests.test_ui_views import TIMEOUT  # noqa: E402
 from workbench.ingest.mapped import load_mapping  # noqa: E402
 from workbench.ui.wizard import mapping_toml, similarity, suggest_mapping, suggest_table  # noqa: E402
 

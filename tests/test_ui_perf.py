@@ -35,12 +35,6 @@ HANDMADE = Path(__file__).resolve().parent / "data" / "handmade"
 TIMEOUT = 60_000
 
 
-@pytest.fixture
-def ws_path(tmp_path: Path) -> Path:
-    p = tmp_path / "ws"
-    with Workspace.open(p) as ws:
-        ws.import_paths([HANDMADE])
-    return p
 
 
 @pytest.fixture

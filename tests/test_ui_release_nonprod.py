@@ -17,7 +17,6 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
-from tests.test_ui_views import handmade_ws_path, make_window  # noqa: E402,F401
 from workbench import nonprod as npd  # noqa: E402
 from workbench.schema import TS  # noqa: E402
 from workbench.ui import jobs  # noqa: E402

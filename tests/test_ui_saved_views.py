@@ -14,7 +14,6 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QDialogButtonBox  # noqa: E402
 
-from tests.test_ui_views import handmade_ws_path, make_window, utc_display  # noqa: E402,F401
 from workbench.ui import jobs  # noqa: E402
 from workbench.ui.models import display_timezone_name  # noqa: E402
 from workbench.workspace import Workspace  # noqa: E402

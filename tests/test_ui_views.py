@@ -22,20 +22,20 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QGuiApplication, QKeySequence  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QApplication,
-    QMessageBox,
     QProgressDialog,
     QPushButton,
 )
 
+from tests.qt_helpers import close_boxes, flush_deletes  # noqa: E402
 from workbench.paths import sample_data_dir  # noqa: E402
 from workbench.ui import jobs  # noqa: E402
 from workbench.ui.drill import deployments_behind, period_kind_of  # noqa: E402
 from workbench.ui.main_window import VIEW_NAMES, MainWindow  # noqa: E402
-from workbench.ui.models import display_timezone_name, format_value, set_display_timezone  # noqa: E402
+from workbench.ui.models import display_timezone_name, format_value  # noqa: E402
 from workbench.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui]
@@ -59,65 +59,6 @@ def sample_ws(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_outcome(sample_ws) -> jobs.Outcome:
     return jobs.recompute_workspace(sample_ws, log=False)
-
-
-@pytest.fixture
-def handmade_ws_path(tmp_path: Path) -> Path:
-    p = tmp_path / "hand"
-    with Workspace.open(p) as ws:
-        ws.import_paths([HANDMADE])
-    return p
-
-
-def _flush_deletes() -> None:
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    QCoreApplication.processEvents()
-
-
-def _close_boxes() -> list[str]:
-    texts = []
-    for w in QApplication.topLevelWidgets():
-        if isinstance(w, QMessageBox) and w.isVisible():
-            texts.append(w.text())
-            w.close()
-    return texts
-
-
-@pytest.fixture
-def make_window(qtbot):
-    """Create main windows (shown, offscreen); at teardown close and delete them and
-    fail on leaked top-level widgets."""
-    windows: list[MainWindow] = []
-
-    def make(path: Path, *, outcome: jobs.Outcome | None = None, **kwargs) -> MainWindow:
-        kwargs.setdefault("remember", False)
-        if outcome is not None:
-            kwargs["recompute"] = False
-        w = MainWindow(path, **kwargs)
-        windows.append(w)
-        w.resize(1400, 900)
-        w.show()
-        qtbot.waitExposed(w)
-        if outcome is not None:
-            w.show_outcome(outcome)
-        return w
-
-    yield make
-    _close_boxes()
-    for w in windows:
-        w.close()
-        w.deleteLater()
-    _flush_deletes()
-    leaked = [w for w in QApplication.topLevelWidgets()
-              if isinstance(w, (MainWindow, QProgressDialog, QMessageBox)) or w.isVisible()]
-    assert not leaked, f"leaked top-level widgets: {leaked}"
-
-
-@pytest.fixture
-def utc_display():
-    """Tests that change the display time zone leave it at UTC."""
-    yield
-    set_display_timezone("UTC")
 
 
 def _click_view_point(qtbot, plot_widget, x: float, y: float, vb=None) -> None:
@@ -203,7 +144,8 @@ def test_every_view_is_one_click_or_shortcut_apart_and_shows_the_figures(
     envs = set(r.deployments["environment"].unique())
     assert set(rl.freq_plot.curves) == envs and set(rl.lead_plot.curves) == envs
     assert set(rl.lead_plot.dashed_curves) == envs
-    assert len(rl.stage_bars.opts["width"]) == sample_outcome.tables["pipeline_stages"]["stage"].n_unique()
+    stages = sample_outcome.tables["pipeline_stages"].filter(pl.col("stage") != "(run)")  # the run itself
+    assert len(rl.stage_bars.opts["width"]) == stages["stage"].n_unique()
     assert rl.gates_table.model_.rowCount() == r.gates["gate"].n_unique()
     # SRE: a dot per failed production deployment with a recovery, budgets and alerts
     sre = v["sre"]
@@ -551,13 +493,13 @@ def test_export_dialog_signs_with_key_and_passphrase_and_verifies(qtbot, handmad
 
     v = verify_file(out / "r.pdf")
     assert v.ok and "Release Ops Signing" in " ".join(v.messages + [str(getattr(v, "signer", ""))])
-    assert any("verified" in t for t in _close_boxes())
+    assert any("verified" in t for t in close_boxes())
     # a wrong passphrase fails with a message naming the key file, and writes nothing
     with qtbot.waitSignal(win.task_failed, timeout=TIMEOUT) as sig:
         win.export_report(str(out / "bad.pdf"), None, key=str(key), passphrase=b"nope")
     assert "ops.p12" in sig.args[0]
     assert not (out / "bad.pdf").exists()
-    _close_boxes()
+    close_boxes()
 
 
 def test_cancel_a_long_recompute_keeps_the_figures(qtbot, sample_ws, sample_outcome, make_window):
@@ -583,7 +525,7 @@ def test_auditor_verifies_evidence_and_draws_a_sample(qtbot, sample_ws, sample_o
         qtbot.mouseClick(a.verify_button, Qt.MouseButton.LeftButton)
     assert a.cards["verified"].value == "verified"
     assert win.views["evidence"].cards["status"].value == "verified"
-    _close_boxes()
+    close_boxes()
     req = a.sample_request(tmp_path / "tick.xlsx")
     assert req["population"] == "changes" and req["seed"] == 20260701
     with qtbot.waitSignal(win.sampled, timeout=TIMEOUT) as sig:
@@ -693,7 +635,7 @@ def test_theme_switches_palette_and_plots(qtbot, handmade_ws_path, make_window):
 def test_about_names_the_versions(qtbot, handmade_ws_path, make_window):
     win = make_window(handmade_ws_path, recompute=False)
     win.show_about()
-    texts = _close_boxes()
+    texts = close_boxes()
     assert texts and all(k in texts[0] for k in ("PySide6", "Qt", "polars", "pyqtgraph", "scipy"))
 
 
@@ -709,5 +651,5 @@ def test_screenshot_of_every_view(qapp, handmade_ws_path, tmp_path):
         img = QImage(str(out))
         assert (img.width(), img.height()) == (1200, 800)
         assert len({img.pixel(x, y) for x in range(0, 1200, 11) for y in range(0, 800, 11)}) > 12
-    _flush_deletes()
+    flush_deletes()
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
