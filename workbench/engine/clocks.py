@@ -184,6 +184,17 @@ def _calendar_names(items: pl.DataFrame, slo: SLO, inp: ClockInputs) -> pl.Expr:
     return pl.lit(slo.calendar)
 
 
+def _attach(items: pl.DataFrame, per_item: pl.DataFrame) -> pl.DataFrame:
+    """``items`` with the columns of ``per_item`` (keyed by ``_k``, the item's row
+    number; null where it has no row).  Only the new columns go through the join:
+    joining the wide item frame would move every one of its columns."""
+    cols = [c for c in per_item.columns if c != "_k"]
+    if per_item.height == 0:
+        return items.with_columns(pl.lit(None, per_item.schema[c]).alias(c) for c in cols)
+    got = items.select("_k").join(per_item, on="_k", how="left", maintain_order="left")
+    return items.with_columns(got.get_column(c) for c in cols)
+
+
 def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
     cals = inp.calendars
     items, pairs = _items(slo, inp)
@@ -241,8 +252,7 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
     target_us = round(slo.target * _H)
     limit_us = target_us + round(slo.grace.total_seconds() * 1_000_000)
     le = slo.op == "<="
-    items = (items.join(paused, on="_k", how="left", maintain_order="left")
-             .join(per_rule, on="_k", how="left", maintain_order="left")
+    items = (_attach(items, paused.join(per_rule, on="_k", how="full", coalesce=True))
              .with_columns(
                  _paused_w=pl.when(measured).then(pl.col("_paused_w").fill_null(0)),
                  _paused_b=pl.when(measured).then(pl.col("_paused_b").fill_null(0)))
@@ -256,7 +266,7 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
     # time of every pause that began before it got there
     before = (merged.filter(pl.col("_eff_start") < limit_us)
               .group_by("_k").agg(pl.col("_pcum").max().alias("_p_before")))
-    items = (items.join(before, on="_k", how="left", maintain_order="left")
+    items = (_attach(items, before)
              .with_columns(_target_f=pl.when(pl.col("breached"))
                            .then(pl.col("_f0") + limit_us + pl.col("_p_before").fill_null(0)))
              .pipe(cals.with_instant, "_target_f", "_cal", "breach_at")

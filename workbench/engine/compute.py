@@ -63,7 +63,7 @@ from .availability import availability_metrics, split_outages
 from .budgets import error_budgets
 from .calendar import BusinessCalendars, merge_intervals
 from .clocks import ClockInputs, clock_summary, compute_clocks
-from .frames import lookup
+from .frames import attach, lookup
 from .gates import evaluate_gates
 from .linkage import link_incidents
 from .periods import PERIOD_KINDS, in_period, local_naive, period_bounds
@@ -183,8 +183,8 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         pl.col("planned_end").alias("_planned_end"))
     incidents = _table(tables, "incidents")
     waivers = tables.get("waivers")
-    dep = (lookup(_table(tables, "deployments").with_row_index("_row"), svc, "service")
-           .join(changes, on="change_id", how="left", maintain_order="left"))
+    dep = attach(lookup(_table(tables, "deployments").with_row_index("_row"), svc, "service"),
+                 changes, "change_id")
     dep, codes = with_codes(dep)
     dep = _classify(dep, policy)
 
@@ -198,7 +198,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                         pl.col("opened_at").min().alias("_inc_opened"),
                         pl.col("resolved_at").max().alias("_inc_resolved"),
                         pl.col("resolved_at").null_count().alias("_inc_open")))
-    dep = dep.join(inc_per_dep, on="deployment_id", how="left", maintain_order="left")
+    dep = attach(dep, inc_per_dep, "deployment_id")
     failed = pl.col("status").is_in(list(rules.get("failure_statuses", ["failed", "rolled_back"])))
     caused = pl.col("incident_ids").is_not_null() & pl.lit(bool(rules.get("failure_from_incidents", True)))
     dep = dep.with_columns(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["lookup"]
+__all__ = ["lookup", "attach"]
 
 #: a right-hand table at most this long is looked up by a hash map of its keys
 _SMALL = 50_000
@@ -28,3 +28,15 @@ def lookup(df: pl.DataFrame, right: pl.DataFrame, on: str,
     pos = pl.Series(range(right.height), dtype=pl.UInt32)
     idx = df.select(pl.col(on).replace_strict(keys, pos, default=None, return_dtype=pl.UInt32)).to_series()
     return df.with_columns([right[c].gather(idx).alias(rename.get(c, c)) for c in cols])
+
+
+def attach(df: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
+    """``df.join(right, on=on, how="left", maintain_order="left")`` for a ``right``
+    with unique keys, joining only the key column: the wide ``df`` (a million
+    deployments, forty columns) is not gathered, its columns stay as they are.
+    Non-unique keys fall back to the join (which repeats rows)."""
+    if right.height and right[on].n_unique() != right.height:
+        return df.join(right, on=on, how="left", maintain_order="left")
+    cols = [c for c in right.columns if c != on]
+    got = df.select(on).join(right, on=on, how="left", maintain_order="left")
+    return df.with_columns(got.get_column(c) for c in cols)
