@@ -697,6 +697,66 @@ def test_health_checks_and_pipeline_stages_refer_to_deployments(tables):
     assert set(rb["rollback_of"]) <= ids and rb.height > 0
 
 
+def test_data_prep_stages_are_planted_in_the_gaps_and_are_not_deployments(tables):
+    """The masking / synthetic-data stages: in a third of the jobs, matching the default
+    masking regex, inside the gap before the environment stage they prepare (which keeps
+    its times), and never a deployment."""
+    from workbench.ingest.ci import DEFAULT_STAGE_REGEX
+    from workbench.nonprod import nonprod_settings
+
+    dp = FACTS["data_prep_stages"]
+    regex = nonprod_settings(None)["masking_stage_regex"]
+    names = set(dp["stage_names"])
+    assert names == {"Mask test data", "Generate synthetic data"}
+    assert all(re.search(regex, n) and not re.search(DEFAULT_STAGE_REGEX, n) for n in names)
+    st = tables["pipeline_stages"]
+    prep = st.filter(pl.col("stage").str.contains(regex))
+    assert set(prep["stage"]) == names
+    assert prep.height == sum(dp["stages"].values()) and prep["pipeline_id"].n_unique() == dp["builds"]
+    assert dict(prep.group_by("stage").len().rows()) == dp["stages"]
+    assert len(dp["services"]) == round(FACTS["row_counts"]["services"] / 3)
+    assert set(prep["pipeline_id"].str.split("#").list.first()) == set(dp["services"])
+    assert set(prep["status"]) == {"success"}
+    minutes = (prep["finished_at"] - prep["started_at"]).dt.total_seconds() / 60
+    assert 3 <= minutes.min() and minutes.max() <= 90
+    dep = tables["deployments"]
+    assert not dep["deployment_id"].str.contains(regex).any()
+    assert dep.height == FACTS["row_counts"]["deployments"]
+    # each stage ends before its environment stage starts and after the stage before it
+    nxt = {"Mask test data": "QA", "Generate synthetic data": "Staging"}
+    env_stages = st.filter(~pl.col("stage").str.contains(regex) & (pl.col("stage") != "(run)"))
+    by_pipe = defaultdict(list)
+    for p, name, a, b in env_stages.select("pipeline_id", "stage", "started_at", "finished_at").rows():
+        by_pipe[p].append((name, a, b))
+    for p, name, a, b in prep.select("pipeline_id", "stage", "started_at", "finished_at").rows():
+        stages = by_pipe[p]
+        k = [s[0] for s in stages].index(nxt[name])
+        assert k > 0 and stages[k - 1][2] < a < b < stages[k][1], (p, name)
+
+
+def test_masking_analysis_finds_the_planted_data_prep_stages(tables):
+    """``workbench.nonprod.masking_lead_time`` on the imported sample, with the default
+    regex: the planted facts, and the lead time without data prep is shorter where there
+    is some."""
+    from workbench.nonprod import masking_lead_time, nonprod_settings
+    from workbench.policy import default_policy
+
+    regex = nonprod_settings(default_policy())["masking_stage_regex"]
+    got = {r["environment"]: r for r in
+           masking_lead_time(tables["deployments"], tables["pipeline_stages"], regex).iter_rows(named=True)}
+    want = FACTS["data_prep_stages"]["masking_lead_time"]
+    assert set(got) == set(want) == {"dev", "qa", "staging", "production"}
+    for env, w in want.items():
+        g = got[env]
+        assert (g["deployments"], g["with_data_prep"]) == (w["deployments"], w["with_data_prep"]), env
+        assert g["data_prep_h"] == pytest.approx(w["data_prep_h"], rel=1e-9, abs=1e-9), env
+        assert g["data_prep_share"] == pytest.approx(w["data_prep_share"], rel=1e-9, abs=1e-12), env
+    assert got["dev"]["with_data_prep"] == 0        # the stages come after Dev
+    for env in ("qa", "staging", "production"):
+        assert got[env]["with_data_prep"] > 0 and got[env]["data_prep_h"] > 0
+        assert got[env]["lead_time_without_mean_h"] < got[env]["lead_time_mean_h"]
+
+
 # --------------------------------------------------------------------------- the real engine
 # These tests need workbench.engine.recompute and workbench.ingest.canonical.read_dir.
 

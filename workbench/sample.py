@@ -914,6 +914,11 @@ BUILD_STAGE = "Build and test"
 STAGE_STATUS = {"success": "SUCCESS", "failed": "FAILED", "cancelled": "ABORTED", "rolled_back": "SUCCESS"}
 RUN_RESULT = {"success": "SUCCESS", "failed": "FAILURE", "cancelled": "ABORTED", "rolled_back": "SUCCESS"}
 STAGE_STATE = {"success": "success", "failed": "failed", "cancelled": "cancelled", "rolled_back": "success"}
+#: data preparation for a non-production environment (what ``nonprod.masking_stage_regex``
+#: finds): the stage a build runs just before the environment stage it prepares data for,
+#: and its median minutes.  A third of the jobs have one or both (:func:`_data_prep_plan`).
+DATA_PREP = {"QA": ("Mask test data", 12.0), "Staging": ("Generate synthetic data", 25.0)}
+DATA_PREP_SHARE = 1 / 3
 COMMIT_MESSAGES = (
     "Fix null handling in the {s} client", "Bump dependencies of {s}", "Add metrics to {s} handlers",
     "Refactor {s} configuration loading", "Tighten input validation in {s}",
@@ -985,6 +990,10 @@ def _jenkins(seed: int, dep: pl.DataFrame, draws: pl.DataFrame) -> tuple[list[di
     stage_rows: list[tuple] = []
     run_rows: list[tuple] = []
     idmap: dict[str, str] = {}
+    # the data-preparation stages draw from a stream of their own: the stages above stay
+    # what they were, whatever is planted here
+    prep_rng = np.random.default_rng([seed, 1, 1])
+    prep_plan = _data_prep_plan(prep_rng, sorted(set(runs["service"].to_list())))
     for r in runs.iter_rows(named=True):
         pid = f"{r['service']}#{r['number']}"
         stages = []
@@ -995,6 +1004,8 @@ def _jenkins(seed: int, dep: pl.DataFrame, draws: pl.DataFrame) -> tuple[list[di
                            STAGE_STATE[x["status"]]))
             new = f"{pid}/{ENV_STAGE[x['env']]}"
             idmap[x["deployment_id"]] = new
+        if r["has_build"] and r["service"] in prep_plan:
+            stages = _with_data_prep(prep_rng, stages, prep_plan[r["service"]])
         for name, a, b, _, state in stages:
             stage_rows.append((pid, name, a, b, state, None, None))
         state = STAGE_STATE[r["last_status"]]
@@ -1016,6 +1027,70 @@ def _jenkins(seed: int, dep: pl.DataFrame, draws: pl.DataFrame) -> tuple[list[di
                .with_columns(pl.col("deployment_id").replace_strict(idmap).alias("deployment_id"),
                              pl.col("rollback_of").replace_strict(idmap, default=None).alias("rollback_of")))
     return out_runs, dep_out, stage_tab, idmap
+
+
+def _data_prep_plan(rng: np.random.Generator, services: list[str]) -> dict[str, tuple[str, ...]]:
+    """Service -> the environment stages its builds prepare data for (``QA``: masked test
+    data, ``Staging``: synthetic data, or both), for a third of the services."""
+    k = int(round(len(services) * DATA_PREP_SHARE))
+    chosen = sorted(str(x) for x in rng.choice(np.array(services, dtype=object), size=k, replace=False))
+    kinds = (("QA",), ("Staging",), ("QA", "Staging"))
+    return {s: kinds[int(i)] for s, i in zip(chosen, rng.integers(0, len(kinds), k))}
+
+
+def _with_data_prep(rng: np.random.Generator, stages: list[tuple], before: tuple[str, ...]) -> list[tuple]:
+    """``stages`` with a data-preparation stage (:data:`DATA_PREP`) ending a few seconds
+    before each environment stage named in ``before``, lasting a few minutes to tens of
+    minutes.  The environment stages are not moved: where the gap after the previous stage
+    is too short for it, the build has none."""
+    out: list[tuple] = []
+    for k, st in enumerate(stages):
+        if k > 0 and st[0] in before:
+            name, median = DATA_PREP[st[0]]
+            dur = int(np.clip(np.round(_lognormal(rng, median, 0.5, 1)[0] * MIN), 3 * MIN, 90 * MIN))
+            end = int(st[1]) - int(rng.integers(5, 60))
+            if end - dur >= int(out[-1][2]) + 60:
+                out.append((name, end - dur, end, "SUCCESS", "success"))
+        out.append(st)
+    return out
+
+
+def _data_prep_facts(stages: pl.DataFrame, dep: pl.DataFrame) -> dict:
+    """The planted data-preparation stages and what the masking analysis should find: per
+    environment, the successful deployments with a pipeline and a first commit, how many
+    of them had a data-prep stage in their lead time, the data-prep hours and their share
+    of the total lead time."""
+    names = sorted(n for n, _ in DATA_PREP.values())
+    prep = stages.filter(pl.col("stage").is_in(names))
+    by_pipe: dict[str, list[tuple[int, int]]] = {}
+    for p, a, b in prep.select("pipeline_id", "started_at", "finished_at").rows():
+        by_pipe.setdefault(p, []).append((a, b))
+    per_env: dict[str, dict] = {}
+    ok = dep.filter((pl.col("status") == "success") & pl.col("pipeline_id").is_not_null()
+                    & pl.col("first_commit").is_not_null())
+    for env, p, t0, t1 in ok.select("env", "pipeline_id", "first_commit", "finish").rows():
+        e = per_env.setdefault(env, {"deployments": 0, "with_data_prep": 0, "prep_s": 0, "lead_s": 0})
+        # the stages of one build never overlap: the union is the sum
+        s = sum(min(b, t1) - max(a, t0) for a, b in by_pipe.get(p, []) if min(b, t1) > max(a, t0))
+        e["deployments"] += 1
+        e["with_data_prep"] += s > 0
+        e["prep_s"] += s
+        e["lead_s"] += t1 - t0
+    svc = prep.select(pl.col("pipeline_id").str.split("#").list.first().alias("service"), "stage")
+    return {
+        "stage_names": names,
+        "builds": prep["pipeline_id"].n_unique(),
+        "stages": dict(sorted(prep.group_by("stage").len().rows())),
+        "services": {s: sorted(set(g["stage"].to_list()))
+                     for (s,), g in sorted(svc.group_by("service"), key=lambda x: x[0][0])},
+        "minutes": {"min": int((prep["finished_at"] - prep["started_at"]).min()) // 60,
+                    "median": float((prep["finished_at"] - prep["started_at"]).median()) / 60,
+                    "max": int((prep["finished_at"] - prep["started_at"]).max()) // 60},
+        "masking_lead_time": {env: {"deployments": e["deployments"], "with_data_prep": e["with_data_prep"],
+                                    "data_prep_h": e["prep_s"] / 3600,
+                                    "data_prep_share": e["prep_s"] / e["lead_s"] if e["lead_s"] else None}
+                              for env, e in sorted(per_env.items())},
+    }
 
 
 def _jenkins_export(runs: list[dict]) -> bytes:
@@ -1569,6 +1644,7 @@ def _build(seed: int) -> tuple[dict[str, pl.DataFrame], dict, list[dict]]:
     tables = {name: df.select(TABLES[name].names) for name, df in tables.items()}
     facts = _facts(seed, svc, dep, prod, changes, ticket, inc, links, honest, facts_reported,
                    outages, overlaps, waivers, tables)
+    facts["data_prep_stages"] = _data_prep_facts(stages, d_jen)
     return tables, facts, runs
 
 
@@ -2048,6 +2124,27 @@ def _readme(f: dict) -> str:
     for wid, w in f["waivers"].items():
         lines.append(f"- {wid}: {w['service']} / {w['slo']}, {w['status']}, {w['valid_from'][:10]} to "
                      f"{w['valid_to'][:10]}.")
+    dp = f["data_prep_stages"]
+    lines += [
+        "",
+        "### Data masking and synthetic data (non-production)",
+        "",
+        f"- {len(dp['services'])} of the 40 Jenkins jobs prepare data for a non-production environment:",
+        "  a `Mask test data` stage just before `QA` and/or a `Generate synthetic data` stage just",
+        "  before `Staging` (the stage ends a few seconds before the environment stage starts; a",
+        "  build with too short a gap has none; the environment stages keep their times). They match",
+        "  the default `nonprod.masking_stage_regex` and are not deployments: "
+        + ", ".join(f"{s} ({' + '.join(v)})" for s, v in dp["services"].items()) + ".",
+        f"- {dp['builds']} builds have one: "
+        + ", ".join(f"{n} `{k}` stages" for k, n in dp["stages"].items())
+        + f", {dp['minutes']['min']} to {dp['minutes']['max']} minutes (median "
+        f"{dp['minutes']['median']:.1f}).",
+        "- What the masking analysis (`workbench.nonprod.masking_lead_time`) finds per environment:",
+    ]
+    for env, m in dp["masking_lead_time"].items():
+        share = "-" if m["data_prep_share"] is None else f"{100 * m['data_prep_share']:.2f} %"
+        lines.append(f"  {env}: {m['with_data_prep']} of {m['deployments']} successful deployments had data "
+                     f"prep in their lead time, {m['data_prep_h']:.1f} h in all, {share} of the lead time.")
     lines.append("")
     return "\n".join(lines)
 
