@@ -36,38 +36,35 @@ def handmade_ws(tmp_path):
     ws.close()
 
 
-@pytest.fixture
-def ws_path(tmp_path):
-    """A workspace folder holding the hand-made evidence (closed: GUI tests open it)."""
+def _handmade_folder(p: Path) -> Path:
+    """A workspace at ``p`` holding the hand-made evidence, closed again."""
     from workbench.workspace import Workspace
 
-    p = tmp_path / "ws"
     with Workspace.open(p) as ws:
         ws.import_paths([HANDMADE])
     return p
+
+
+@pytest.fixture
+def ws_path(tmp_path):
+    """A workspace folder holding the hand-made evidence (closed: GUI tests open it)."""
+    return _handmade_folder(tmp_path / "ws")
 
 
 # ---- GUI fixtures (Qt is imported inside them: headless tests never load it) ----------
 @pytest.fixture
 def handmade_ws_path(tmp_path):
     """Like ws_path, in another folder (GUI tests that open two workspaces use both)."""
-    from workbench.workspace import Workspace
-
-    p = tmp_path / "hand"
-    with Workspace.open(p) as ws:
-        ws.import_paths([HANDMADE])
-    return p
+    return _handmade_folder(tmp_path / "hand")
 
 
 @pytest.fixture
 def make_window(qtbot):
     """Create main windows (shown, offscreen); at teardown close and delete them and
     fail on leaked top-level widgets."""
-    from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
-
     from workbench.ui.main_window import MainWindow
 
-    from .qt_helpers import close_boxes, flush_deletes
+    from .qt_helpers import assert_no_leaked_windows, close_boxes
 
     windows = []
 
@@ -86,13 +83,7 @@ def make_window(qtbot):
 
     yield make
     close_boxes()
-    for w in windows:
-        w.close()
-        w.deleteLater()
-    flush_deletes()
-    leaked = [w for w in QApplication.topLevelWidgets()
-              if isinstance(w, (MainWindow, QProgressDialog, QMessageBox)) or w.isVisible()]
-    assert not leaked, f"leaked top-level widgets: {leaked}"
+    assert_no_leaked_windows(windows)
 
 
 @pytest.fixture

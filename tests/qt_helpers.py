@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
 
 def flush_deletes() -> None:
@@ -20,3 +20,17 @@ def close_boxes() -> list[str]:
             texts.append(w.text())
             w.close()
     return texts
+
+
+def assert_no_leaked_windows(windows: list[QWidget]) -> None:
+    """Close and delete ``windows``; fail if a main window, progress dialog, message
+    box or any visible top-level widget is left."""
+    from workbench.ui.main_window import MainWindow
+
+    for w in windows:
+        w.close()
+        w.deleteLater()
+    flush_deletes()
+    leaked = [w for w in QApplication.topLevelWidgets()
+              if isinstance(w, (MainWindow, QProgressDialog, QMessageBox)) or w.isVisible()]
+    assert not leaked, f"leaked top-level widgets: {leaked}"

@@ -34,7 +34,7 @@ from workbench.ui import jobs  # noqa: E402
 from workbench.ui.main_window import MainWindow  # noqa: E402
 from workbench.ui.models import PolarsTableModel, format_value, text_filter_expr  # noqa: E402
 from workbench.ui.tasks import TaskRunner  # noqa: E402
-from tests.qt_helpers import flush_deletes  # noqa: E402
+from tests.qt_helpers import assert_no_leaked_windows, close_boxes, flush_deletes  # noqa: E402
 from workbench.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui]
@@ -58,13 +58,7 @@ def make_window(qtbot):
         return w
 
     yield make
-    for w in windows:
-        w.close()
-        w.deleteLater()
-    flush_deletes()
-    leaked = [w for w in QApplication.topLevelWidgets()
-              if isinstance(w, (MainWindow, QProgressDialog, QMessageBox)) or w.isVisible()]
-    assert not leaked, f"leaked top-level widgets: {leaked}"
+    assert_no_leaked_windows(windows)
 
 
 def _wait_recompute(qtbot, win: MainWindow) -> None:
@@ -442,27 +436,18 @@ def test_qt_binding_survives_many_calls(tmp_path):
     assert out.stdout.strip() == "ok"
 
 
-def _close_message_boxes() -> list[str]:
-    texts = []
-    for w in QApplication.topLevelWidgets():
-        if isinstance(w, QMessageBox) and w.isVisible():
-            texts.append(w.text())
-            w.close()
-    return texts
-
-
 def test_verify_and_export_run_in_background(qtbot, ws_path, tmp_path, make_window):
     win = make_window(ws_path, recompute=False)
     with qtbot.waitSignal(win.verified, timeout=TIMEOUT) as sig:
         win.verify_action.trigger()
     assert sig.args[0][-1].startswith("evidence_root ")
-    assert any("verified" in t for t in _close_message_boxes())
+    assert any("verified" in t for t in close_boxes())
     pdf, xlsx = tmp_path / "out" / "report.pdf", tmp_path / "out" / "report.xlsx"
     with qtbot.waitSignal(win.exported, timeout=120_000) as sig:
         win.export_report(str(pdf), str(xlsx))
     assert sig.args[0] == [str(pdf), str(xlsx)]
     assert pdf.stat().st_size > 0 and xlsx.stat().st_size > 0
-    assert any("report" in t for t in _close_message_boxes())
+    assert any("report" in t for t in close_boxes())
     with Workspace.open(ws_path) as ws:
         actions = [e["action"] for e in ws.access_log()]
     assert "verify" in actions and "export" in actions
