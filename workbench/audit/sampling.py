@@ -174,7 +174,9 @@ def population(results, tables: dict[str, pl.DataFrame], name: str) -> tuple[pl.
     if name == "production_deployments":
         cols = [c for c in ("deployment_id", "service", "team", "finished_at", "status", "change_id",
                             "rule", "failure") if c in dep.columns]
-        return dep.select(cols), "deployment_id"
+        # in time order (ties by id): the engine's drill-down frame is in evidence order
+        order = [c for c in ("finished_at", "deployment_id") if c in cols]
+        return (dep.select(cols).sort(order) if order else dep.select(cols)), "deployment_id"
     if name == "changes":
         ch = tables["changes"]
         deployed = dep.filter(pl.col("change_id").is_not_null()).group_by("change_id").agg(

@@ -33,11 +33,13 @@ _SHIFT = 52
 _SPAN = (1 << _SHIFT) - 1
 _US = 1_000_000
 _TS = pl.Datetime("us", "UTC")
+_CAT = pl.Categorical
+#: the alert columns of few distinct values are Categorical (item_id and detail are not)
 ALERT_SCHEMA = {
-    "alert": pl.String, "rule": pl.String, "severity": pl.String, "slo": pl.String,
-    "service": pl.String, "team": pl.String, "tier": pl.Int64, "environment": pl.String,
-    "item_id": pl.String, "period": pl.String, "fired_at": _TS, "resolved_at": _TS,
-    "detail": pl.String, "waived_by": pl.String,
+    "alert": _CAT, "rule": _CAT, "severity": _CAT, "slo": _CAT,
+    "service": _CAT, "team": _CAT, "tier": pl.Int64, "environment": _CAT,
+    "item_id": pl.String, "period": _CAT, "fired_at": _TS, "resolved_at": _TS,
+    "detail": pl.String, "waived_by": _CAT,
 }
 
 
@@ -164,4 +166,5 @@ def burn_rate_alerts(down: pl.DataFrame, services: pl.DataFrame, policy: Policy,
                               waived_by=pl.lit(None, pl.String))
                 .select(list(ALERT_SCHEMA)))
     out = pl.concat(frames, how="vertical_relaxed")
-    return waived_by(out.drop("waived_by"), waivers, at="fired_at").select(list(ALERT_SCHEMA))
+    return (waived_by(out.drop("waived_by"), waivers, at="fired_at").select(list(ALERT_SCHEMA))
+            .cast(ALERT_SCHEMA))

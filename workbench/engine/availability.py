@@ -38,10 +38,12 @@ def split_outages(outages: pl.DataFrame, changes: pl.DataFrame
     """``(down, maintenance, unapproved)``: disjoint down intervals and maintenance
     windows per service and environment, and the planned outages that are not
     approved maintenance."""
-    approved = changes.filter(pl.col("approval") == "approved").select("change_id")
+    # the changes the outages name (a few), not every approved change of the evidence
+    named = outages["change_id"].drop_nulls().unique()
+    approved = changes.filter(pl.col("change_id").is_in(named.implode())
+                              & (pl.col("approval") == "approved"))["change_id"]
     o = outages.with_columns(
-        _approved=pl.col("change_id").is_null()
-        | pl.col("change_id").is_in(approved["change_id"].implode()))
+        _approved=pl.col("change_id").is_null() | pl.col("change_id").is_in(approved.implode()))
     maint = pl.col("planned") & pl.col("_approved")
     down, planned = sweep_outages(o, maint)
     unapproved = o.filter(pl.col("planned") & ~pl.col("_approved")).drop("_approved")

@@ -45,19 +45,22 @@ within the objective, ``denominator`` = counted items.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
 from ..policy import PER_ITEM, SLO, Policy
+from .aggregate import nearest_rank
 from .calendar import WALL, BusinessCalendars, clamp_intervals, merge_intervals
-from .frames import lookup
+from .frames import attach, lookup
 from .intervals import overlapping
-from .periods import local_naive, period_label
+from .periods import local_naive, period_label_from
 from .waivers import waived_by
 
-__all__ = ["ClockInputs", "compute_clocks", "clock_summary", "CLOCK_COLUMNS"]
+__all__ = ["ClockInputs", "compute_clocks", "clock_frames", "assemble_clocks", "clock_summary",
+           "CLOCK_COLUMNS", "CATEGORICAL"]
 
 _H = 3_600_000_000
 _TS = pl.Datetime("us", "UTC")
@@ -67,15 +70,20 @@ CLOCK_COLUMNS = [
     "metric", "item", "team", "tier", "environment", "calendar", "stop_event", "stage",
     "rule", "pause_rules", "objective", "within_grace", "breach_at", "period",
 ]
+_CAT = pl.Categorical
+#: the clock columns of few distinct values: Categorical (four bytes a row, where a
+#: String column of a million rows costs 16 bytes a row and more)
+CATEGORICAL = ("slo", "service", "metric", "item", "team", "environment", "calendar",
+               "stop_event", "stage", "rule", "pause_rules", "objective", "period", "waived_by")
 _SCHEMA = {
-    "slo": pl.String, "item_id": pl.String, "service": pl.String, "started_at": _TS,
+    "slo": _CAT, "item_id": pl.String, "service": _CAT, "started_at": _TS,
     "stopped_at": _TS, "paused_h": pl.Float64, "value": pl.Float64, "target": pl.Float64,
-    "compliant": pl.Boolean, "breached": pl.Boolean, "waived_by": pl.String,
+    "compliant": pl.Boolean, "breached": pl.Boolean, "waived_by": _CAT,
     "elapsed_h": pl.Float64, "business_h": pl.Float64, "business_paused_h": pl.Float64,
-    "metric": pl.String, "item": pl.String, "team": pl.String, "tier": pl.Int64,
-    "environment": pl.String, "calendar": pl.String, "stop_event": pl.String,
-    "stage": pl.String, "rule": pl.String, "pause_rules": pl.String, "objective": pl.String,
-    "within_grace": pl.Boolean, "breach_at": _TS, "period": pl.String,
+    "metric": _CAT, "item": _CAT, "team": _CAT, "tier": pl.Int64,
+    "environment": _CAT, "calendar": _CAT, "stop_event": _CAT,
+    "stage": _CAT, "rule": _CAT, "pause_rules": _CAT, "objective": _CAT,
+    "within_grace": pl.Boolean, "breach_at": _TS, "period": _CAT,
 }
 
 
@@ -96,34 +104,43 @@ class ClockInputs:
 
 def _coalesce_events(events: tuple[str, ...], names: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
     cols = [pl.col(names[e]) for e in events]
-    which = pl.lit(None, pl.String)
+    which = pl.lit(None, _CAT)
     for e in reversed(events):
-        which = pl.when(pl.col(names[e]).is_not_null()).then(pl.lit(e)).otherwise(which)
+        which = pl.when(pl.col(names[e]).is_not_null()).then(pl.lit(e, _CAT)).otherwise(which)
     return pl.coalesce(cols), which
+
+
+def _cmdb(services: pl.DataFrame) -> pl.DataFrame:
+    """The CMDB columns an item takes, Categorical (``_service``: the key's copy)."""
+    return services.select("service", _service=pl.col("service").cast(_CAT),
+                           team=pl.col("team").cast(_CAT), tier="tier",
+                           calendar=pl.col("calendar").cast(_CAT))
 
 
 def _items(slo: SLO, inp: ClockInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Items in the SLO's scope (``item_id, service, team, tier, environment,
-    calendar_name, start_ts, stop_ts, stop_event, rule``) and the (item_id,
-    incident_id) pairs of linked incidents."""
+    cal_cmdb, start_ts, stop_ts, stop_event, rule``; Categorical strings) and the
+    (item_id, incident_id) pairs of linked incidents."""
     kind = PER_ITEM[slo.metric].item
-    svc = inp.services
+    svc = _cmdb(inp.services)
     tiers = list(slo.tier)
+    env = pl.lit(slo.environment, _CAT)
     pairs_schema = {"item_id": pl.String, "incident_id": pl.String}
     if kind == "change":
-        ch = (lookup(inp.changes, svc, "service")
-              .filter(pl.col("tier").is_in(tiers)))
         names = {"approved_at": "approved_at", "planned_start": "planned_start",
                  "actual_start": "actual_start", "actual_end": "actual_end",
                  "planned_end": "planned_end"}
+        ch = (lookup(inp.changes.select("change_id", "service", "approval", *names.values()),
+                     svc, "service")
+              .filter(pl.col("tier").is_in(tiers)))
         stop, which = _coalesce_events(slo.stop, names)
         items = ch.select(
-            item_id=pl.col("change_id"), service="service", team="team", tier="tier",
-            environment=pl.lit(slo.environment), cal_cmdb=pl.col("calendar"),
+            item_id=pl.col("change_id"), service="_service", team="team", tier="tier",
+            environment=env, cal_cmdb=pl.col("calendar"),
             start_ts=pl.col(names[slo.start]), stop_ts=stop, stop_event=which,
-            rule=pl.when(pl.col("approval") != "approved").then(pl.lit("change_not_approved"))
-            .when(pl.col(names[slo.start]).is_null()).then(pl.lit("no_start_event"))
-            .otherwise(pl.lit("measured")))
+            rule=pl.when(pl.col("approval") != "approved").then(pl.lit("change_not_approved", _CAT))
+            .when(pl.col(names[slo.start]).is_null()).then(pl.lit("no_start_event", _CAT))
+            .otherwise(pl.lit("measured", _CAT)))
         dep_change = inp.deployments.select("deployment_id", "change_id").filter(
             pl.col("change_id").is_not_null())
         via_links = (inp.links.filter(pl.col("deployment_id").is_not_null())
@@ -136,38 +153,41 @@ def _items(slo: SLO, inp: ClockInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
         d = inp.deployments.select(
             "deployment_id", "service", "team", "tier", "environment", "calendar", "rule",
             "started_at", "first_commit_at", "finished_at").filter(
-            (pl.col("environment") == slo.environment) & pl.col("tier").is_in(tiers))
+            (pl.col("environment") == slo.environment) & pl.col("tier").is_in(tiers)
+        ).with_columns(_service=pl.col("service").cast(_CAT), team=pl.col("team").cast(_CAT),
+                       calendar=pl.col("calendar").cast(_CAT))
         hc = (inp.health_checks.filter(pl.col("passed"))
               .join(d.select("deployment_id", "finished_at"), on="deployment_id", how="inner")
               .filter(pl.col("checked_at") >= pl.col("finished_at"))
               .group_by("deployment_id").agg(pl.col("checked_at").min().alias("_hc")))
-        d = d.join(hc, on="deployment_id", how="left", maintain_order="left")
+        d = attach(d, hc, "deployment_id")
         names = {"started_at": "started_at", "first_commit_at": "first_commit_at",
                  "passing_health_check": "_hc", "finished_at": "finished_at"}
         stop, which = _coalesce_events(slo.stop, names)
         items = d.select(
-            item_id=pl.col("deployment_id"), service="service", team="team", tier="tier",
-            environment="environment", cal_cmdb=pl.col("calendar"),
+            item_id=pl.col("deployment_id"), service="_service", team="team", tier="tier",
+            environment=env, cal_cmdb=pl.col("calendar"),
             start_ts=pl.col(names[slo.start]), stop_ts=stop, stop_event=which,
-            rule=pl.when(pl.col("rule") != "counted").then(pl.col("rule"))
-            .when(pl.col(names[slo.start]).is_null()).then(pl.lit("no_start_event"))
-            .otherwise(pl.lit("measured")))
+            rule=pl.when(pl.col("rule") != "counted").then(pl.col("rule").cast(_CAT))
+            .when(pl.col(names[slo.start]).is_null()).then(pl.lit("no_start_event", _CAT))
+            .otherwise(pl.lit("measured", _CAT)))
         pairs = (inp.links.filter(pl.col("deployment_id").is_not_null())
                  .select(item_id="deployment_id", incident_id="incident_id"))
     else:
-        inc = (lookup(inp.incidents, svc, "service")
-               .filter((pl.col("environment") == slo.environment) & pl.col("tier").is_in(tiers)))
-        if slo.severity:
-            inc = inc.filter(pl.col("severity").is_in(list(slo.severity)))
         names = {"opened_at": "opened_at", "acknowledged_at": "acknowledged_at",
                  "resolved_at": "resolved_at"}
+        inc = inp.incidents.filter(pl.col("environment") == slo.environment)
+        if slo.severity:
+            inc = inc.filter(pl.col("severity").is_in(list(slo.severity)))
+        inc = (lookup(inc.select("incident_id", "service", *names.values()), svc, "service")
+               .filter(pl.col("tier").is_in(tiers)))
         stop, which = _coalesce_events(slo.stop, names)
         items = inc.select(
-            item_id=pl.col("incident_id"), service="service", team="team", tier="tier",
-            environment="environment", cal_cmdb=pl.col("calendar"),
+            item_id=pl.col("incident_id"), service="_service", team="team", tier="tier",
+            environment=env, cal_cmdb=pl.col("calendar"),
             start_ts=pl.col(names[slo.start]), stop_ts=stop, stop_event=which,
-            rule=pl.when(pl.col(names[slo.start]).is_null()).then(pl.lit("no_start_event"))
-            .otherwise(pl.lit("measured")))
+            rule=pl.when(pl.col(names[slo.start]).is_null()).then(pl.lit("no_start_event", _CAT))
+            .otherwise(pl.lit("measured", _CAT)))
         pairs = pl.DataFrame(schema=pairs_schema)
     return items, pairs.select(pl.col("item_id").cast(pl.String), pl.col("incident_id").cast(pl.String))
 
@@ -177,22 +197,24 @@ def _calendar_names(items: pl.DataFrame, slo: SLO, inp: ClockInputs) -> pl.Expr:
     fallback = inp.policy.rules.get("default_calendar", WALL)
     fallback = fallback if fallback in known else WALL
     if slo.calendar is None:
-        return pl.lit(WALL)
+        return pl.lit(WALL, _CAT)
     if slo.calendar == "from_cmdb":
         return (pl.when(pl.col("cal_cmdb").is_in(sorted(known))).then(pl.col("cal_cmdb"))
-                .otherwise(pl.lit(fallback)))
-    return pl.lit(slo.calendar)
+                .otherwise(pl.lit(fallback, _CAT)))
+    return pl.lit(slo.calendar, _CAT)
 
 
 def _attach(items: pl.DataFrame, per_item: pl.DataFrame) -> pl.DataFrame:
     """``items`` with the columns of ``per_item`` (keyed by ``_k``, the item's row
-    number; null where it has no row).  Only the new columns go through the join:
-    joining the wide item frame would move every one of its columns."""
+    number, at most once each; null where it has no row).  The values are scattered
+    to their rows: nothing is joined, no column of the wide item frame moves."""
     cols = [c for c in per_item.columns if c != "_k"]
-    if per_item.height == 0:
-        return items.with_columns(pl.lit(None, per_item.schema[c]).alias(c) for c in cols)
-    got = items.select("_k").join(per_item, on="_k", how="left", maintain_order="left")
-    return items.with_columns(got.get_column(c) for c in cols)
+    n = items.height
+    out = []
+    for c in cols:
+        s = pl.Series(c, [None] * min(n, 1), dtype=per_item.schema[c]).extend_constant(None, max(n - 1, 0))
+        out.append(s.scatter(per_item["_k"], per_item[c]) if per_item.height else s)
+    return items.with_columns(out)
 
 
 def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
@@ -201,16 +223,19 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
     as_of = inp.as_of
     as_of_lit = pl.lit(as_of, dtype=_TS) if as_of is not None else pl.lit(None, dtype=_TS)
     measured = pl.col("rule") == "measured"
+    wall = cals.index[WALL]
     items = items.with_row_index("_k").with_columns(
         calendar=_calendar_names(items, slo, inp),
         stop_eff=pl.coalesce(pl.col("stop_ts"), as_of_lit),
     ).with_columns(
-        _cal=cals.calendar_index(pl.col("calendar")),
+        _cal=pl.col("calendar").replace_strict(cals.index, default=wall, return_dtype=pl.Int64)
+        .fill_null(wall),
         rule=pl.when(measured & (pl.col("stop_eff") < pl.col("start_ts")))
-        .then(pl.lit("stop_before_start")).otherwise(pl.col("rule")),
+        .then(pl.lit("stop_before_start", _CAT)).otherwise(pl.col("rule")),
     ).with_columns(
-        stage=pl.when(~measured).then(pl.lit("not_measured"))
-        .when(pl.col("stop_ts").is_null()).then(pl.lit("running")).otherwise(pl.lit("completed")),
+        stage=pl.when(~measured).then(pl.lit("not_measured", _CAT))
+        .when(pl.col("stop_ts").is_null()).then(pl.lit("running", _CAT))
+        .otherwise(pl.lit("completed", _CAT)),
         # a clock that is not measured has no span
         _s=pl.when(measured).then(pl.col("start_ts")),
         _e=pl.when(measured).then(pl.col("stop_eff")),
@@ -219,7 +244,8 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
     span = items.select("_k", "_s", "_e", "_cal", "_f0").filter(pl.col("_s").is_not_null())
 
     # ---- pauses: collect, clamp to the span, merge, measure (integer item keys)
-    pause_schema = {"_k": pl.UInt32, "start": _TS, "end": _TS, "pause_rule": pl.String}
+    lir_code, mw_code = 1, 2
+    pause_schema = {"_k": pl.UInt32, "start": _TS, "end": _TS, "pause_rule": pl.Int8}
     parts = [pl.DataFrame(schema=pause_schema)]
     if "linked_incident_remediation" in slo.pause and pairs.height:
         parts.append(pairs.join(items.select("item_id", "_k"), on="item_id", how="inner")
@@ -227,16 +253,23 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
                            on="incident_id", how="inner")
                      .select("_k", start=pl.col("opened_at"),
                              end=pl.coalesce(pl.col("resolved_at"), as_of_lit),
-                             pause_rule=pl.lit("linked_incident_remediation")).cast(pause_schema))
+                             pause_rule=pl.lit(lir_code, pl.Int8)).cast(pause_schema))
     if "maintenance_window" in slo.pause and inp.maintenance.height:
         spans = span.join(items.select("_k", "service", "environment"), on="_k", how="left")
-        parts.append(overlapping(spans, inp.maintenance, ["service", "environment"],
+        windows = inp.maintenance.with_columns(pl.col("service", "environment").cast(_CAT))
+        parts.append(overlapping(spans, windows, ["service", "environment"],
                                  span_start="_s", span_end="_e", key="_k")
-                     .with_columns(pause_rule=pl.lit("maintenance_window")).cast(pause_schema))
+                     .with_columns(pause_rule=pl.lit(mw_code, pl.Int8)).cast(pause_schema))
     raw = clamp_intervals(pl.concat(parts).join(span, on="_k", how="inner"), "_s", "_e")
-    per_rule = raw.group_by("_k").agg(
-        _n_lir=(pl.col("pause_rule") == "linked_incident_remediation").sum(),
-        _n_mw=(pl.col("pause_rule") == "maintenance_window").sum())
+    lir = (pl.col("pause_rule") == lir_code).sum()
+    mw = (pl.col("pause_rule") == mw_code).sum()
+    # the rule names of each paused clock, formatted once per clock that has pauses
+    per_rule = raw.group_by("_k").agg(_n_lir=lir, _n_mw=mw).select(
+        "_k", pause_rules=pl.when((pl.col("_n_lir") > 0) & (pl.col("_n_mw") > 0))
+        .then(pl.format("linked_incident_remediation:{}; maintenance_window:{}",
+                        pl.col("_n_lir"), pl.col("_n_mw")))
+        .when(pl.col("_n_lir") > 0).then(pl.format("linked_incident_remediation:{}", pl.col("_n_lir")))
+        .otherwise(pl.format("maintenance_window:{}", pl.col("_n_mw"))).cast(_CAT))
     merged = (merge_intervals(raw, ["_k"])
               .join(span.select("_k", "_cal", "_f0"), on="_k", how="inner")
               .pipe(cals.with_F, {"_fs": "start", "_fe": "end"}, "_cal")
@@ -247,12 +280,15 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
               .with_columns(_eff_start=pl.col("_fs") - pl.col("_f0") - (pl.col("_pcum") - pl.col("_pb"))))
     paused = merged.group_by("_k").agg(pl.col("_pw").sum().alias("_paused_w"),
                                        pl.col("_pb").sum().alias("_paused_b"))
+    del span, raw, parts
 
     # ---- elapsed, business, value
     target_us = round(slo.target * _H)
     limit_us = target_us + round(slo.grace.total_seconds() * 1_000_000)
     le = slo.op == "<="
-    items = (_attach(items, paused.join(per_rule, on="_k", how="full", coalesce=True))
+    per_item = paused.join(per_rule, on="_k", how="full", coalesce=True)
+    del paused, per_rule
+    items = (_attach(items, per_item)
              .with_columns(
                  _paused_w=pl.when(measured).then(pl.col("_paused_w").fill_null(0)),
                  _paused_b=pl.when(measured).then(pl.col("_paused_b").fill_null(0)))
@@ -266,41 +302,64 @@ def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
     # time of every pause that began before it got there
     before = (merged.filter(pl.col("_eff_start") < limit_us)
               .group_by("_k").agg(pl.col("_pcum").max().alias("_p_before")))
+    del merged, per_item
+    h = float(_H)
+    items = items.with_columns(
+        paused_h=pl.col("_paused_w") / h, value=pl.col("_value") / h,
+        elapsed_h=pl.col("_elapsed") / h, business_paused_h=pl.col("_paused_b") / h,
+    ).drop("_f1", "_e", "_paused_w", "_paused_b", "_elapsed", "_value", "cal_cmdb")
     items = (_attach(items, before)
              .with_columns(_target_f=pl.when(pl.col("breached"))
                            .then(pl.col("_f0") + limit_us + pl.col("_p_before").fill_null(0)))
              .pipe(cals.with_instant, "_target_f", "_cal", "breach_at")
              .with_columns(breach_at=pl.when(pl.col("breached"))
                            .then(pl.max_horizontal("breach_at", "_s"))))
-    h = float(_H)
-    lir, mw = pl.col("_n_lir").fill_null(0), pl.col("_n_mw").fill_null(0)
-    out = items.with_columns(
-        slo=pl.lit(slo.id), metric=pl.lit(slo.metric), item=pl.lit(PER_ITEM[slo.metric].item),
-        started_at="start_ts", stopped_at="stop_ts",
-        paused_h=pl.col("_paused_w") / h, business_paused_h=pl.col("_paused_b") / h,
-        elapsed_h=pl.col("_elapsed") / h, business_h=pl.col("_value") / h, value=pl.col("_value") / h,
-        target=pl.lit(slo.target), objective=pl.lit(slo.objective),
+    # only the output columns go on (business_h is value, the same buffer); the SLO's
+    # constants are Categorical literals
+    out = items.select(
+        slo=pl.lit(slo.id, _CAT), item_id="item_id", service="service",
+        started_at="start_ts", stopped_at="stop_ts", paused_h="paused_h",
+        value="value", target=pl.lit(slo.target, pl.Float64),
+        compliant="compliant", breached="breached",
+        elapsed_h="elapsed_h", business_h="value",
+        business_paused_h="business_paused_h",
+        metric=pl.lit(slo.metric, _CAT), item=pl.lit(PER_ITEM[slo.metric].item, _CAT),
+        team="team", tier="tier", environment="environment", calendar="calendar",
+        stop_event="stop_event", stage="stage", rule="rule", pause_rules="pause_rules",
+        objective=pl.lit(slo.objective, _CAT),
         within_grace=pl.col("compliant").not_() & pl.col("breached").not_(),
-        pause_rules=pl.when((lir > 0) & (mw > 0))
-        .then(pl.format("linked_incident_remediation:{}; maintenance_window:{}", lir, mw))
-        .when(lir > 0).then(pl.format("linked_incident_remediation:{}", lir))
-        .when(mw > 0).then(pl.format("maintenance_window:{}", mw)),
-    )
+        breach_at="breach_at", stop_eff="stop_eff")
+    del items
     out = waived_by(out, inp.waivers, when=pl.col("breached").fill_null(False))
     out = local_naive(out, "stop_eff", inp.policy, "_local", calendar="calendar")
-    return out.with_columns(period=period_label(pl.col("_local"), slo.period))
+    return out.with_columns(period_label_from(out, "_local", slo.period))
+
+
+def clock_frames(inp: ClockInputs, items: Collection[str] = ("change", "deployment", "incident")
+                 ) -> dict[str, pl.DataFrame]:
+    """The clocks of each active or draft per-item SLO whose items are of a kind in
+    ``items`` ("change", "deployment", "incident"), by SLO id.  Change and incident
+    clocks need only the evidence tables and the links; deployment clocks need
+    ``inp.deployments`` classified (``rule``, ``team``, ``tier``, ``calendar``)."""
+    return {s.id: _clocks_of(s, inp).select(*CLOCK_COLUMNS, "_local").cast(_SCHEMA)
+            for s in sorted(inp.policy.slos, key=lambda s: s.id)
+            if s.per_item and s.status in ("active", "draft") and PER_ITEM[s.metric].item in items}
+
+
+def assemble_clocks(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The per-SLO frames of :func:`clock_frames` as one frame, by SLO id and then in
+    the order of the evidence tables (no million-row string sort)."""
+    if not frames:
+        return pl.DataFrame(schema={**_SCHEMA, "_local": pl.Datetime("us")})
+    return pl.concat([frames[k] for k in sorted(frames)])
 
 
 def compute_clocks(inp: ClockInputs) -> pl.DataFrame:
     """One row per item of every active or draft per-item SLO (columns
     :data:`CLOCK_COLUMNS`, plus ``_local``: the naive period time of the item), by SLO
-    id and then in the order of the evidence tables."""
-    frames = [_clocks_of(s, inp) for s in sorted(inp.policy.slos, key=lambda s: s.id)
-              if s.per_item and s.status in ("active", "draft")]
-    if not frames:
-        return pl.DataFrame(schema={**_SCHEMA, "_local": pl.Datetime("us")})
-    # by SLO id, then in the order of the evidence (no million-row string sort)
-    return pl.concat([f.select(*CLOCK_COLUMNS, "_local").cast(_SCHEMA) for f in frames])
+    id and then in the order of the evidence tables.  The columns of
+    :data:`CATEGORICAL` are Categorical."""
+    return assemble_clocks(clock_frames(inp))
 
 
 def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -> pl.DataFrame:
@@ -311,27 +370,24 @@ def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -
     if clocks.height == 0 or not kinds:
         return pl.DataFrame()
     att = {s.id: s.attainment for s in policy.slos if s.per_item}
-    why_names = ["waived", "clock_running"]
     c = clocks.select(
         "slo", "metric", "service", "team", "tier", "environment", "value", "compliant", "rule",
         mon=pl.col("_local").dt.year().cast(pl.Int64) * 12 + pl.col("_local").dt.month().cast(pl.Int64) - 1,
-        _why=pl.when(pl.col("rule") != "measured").then(pl.col("rule"))
-        .when(pl.col("waived_by").is_not_null()).then(pl.lit(why_names[0]))
-        .when((pl.col("stage") == "running") & ~pl.col("breached")).then(pl.lit(why_names[1]))
-        .otherwise(None),
+        _why=pl.when(pl.col("rule") != "measured").then(pl.col("rule").cast(_CAT))
+        .when(pl.col("waived_by").is_not_null()).then(pl.lit("waived", _CAT))
+        .when((pl.col("stage") == "running") & ~pl.col("breached")).then(pl.lit("clock_running", _CAT))
+        .otherwise(pl.lit(None, _CAT)),
     )
-    # integer group codes from small dictionaries (no million-row string join)
-    slo_ids = sorted(set(c["slo"].unique().to_list()))
-    svc_ids = sorted(set(c["service"].drop_nulls().unique().to_list()))
-    env_ids = sorted(set(c["environment"].drop_nulls().unique().to_list()))
-    n_svc, n_env = len(svc_ids) + 1, len(env_ids) + 1
-    code = (pl.col("slo").replace_strict({v: i for i, v in enumerate(slo_ids)}, return_dtype=pl.Int64)
-            * (n_svc * n_env)
-            + pl.col("service").replace_strict({v: i for i, v in enumerate(svc_ids)}, default=len(svc_ids),
-                                               return_dtype=pl.Int64).fill_null(len(svc_ids)) * n_env
-            + pl.col("environment").replace_strict({v: i for i, v in enumerate(env_ids)}, default=len(env_ids),
-                                                   return_dtype=pl.Int64).fill_null(len(env_ids)))
-    c = c.with_columns(g=code)
+
+    # integer group codes from the few categories of SLO, service and environment
+    def dense(col: str) -> tuple[pl.Expr, int]:
+        ids = c.get_column(col).cast(_CAT).drop_nulls().unique().to_physical().sort().to_list()
+        codes = pl.col(col).cast(_CAT).to_physical().replace_strict(
+            {v: i for i, v in enumerate(ids)}, default=len(ids), return_dtype=pl.Int64)
+        return codes.fill_null(len(ids)), len(ids) + 1
+
+    (slo_c, _), (svc_c, n_svc), (env_c, n_env) = dense("slo"), dense("service"), dense("environment")
+    c = c.with_columns(g=slo_c * (n_svc * n_env) + svc_c * n_env + env_c)
     groups = (c.group_by("g").agg(pl.col("slo", "metric", "service", "team", "tier", "environment").first())
               .with_columns(_att=pl.col("slo").replace_strict(att, return_dtype=pl.Float64)))
     c = c.select("g", "mon", "value", "compliant", "_why")
@@ -341,15 +397,20 @@ def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -
     excl = c.filter(pl.col("_why").is_not_null()).group_by("g", "mon", "_why").agg(k=pl.len())
     span = 1 << 20
     out = []
+    # the SLOs' attainments (a few distinct values): one percentile per part
+    atts = sorted(set(counted["_att"].drop_nulls().unique().to_list()))
+    by_att = ([(atts[0], counted)] if len(atts) == 1 else
+              [(a, counted.filter(pl.col("_att") == a)) for a in atts])
     for kind in kinds:
         p = {"month": pl.col("mon"), "quarter": pl.col("mon") // 3, "year": pl.col("mon") // 12}[kind]
         key = (pl.col("g") * span + p).alias("key")
         n = pl.len()
-        rank = (pl.col("_att").first() * n - 1e-9).ceil().cast(pl.Int64).clip(1, None) - 1
-        agg = counted.group_by(key).agg(
-            value=pl.col("value").sort().get(rank, null_on_oob=True),
+        agg = pl.concat([part.group_by(key).agg(
+            value=nearest_rank(pl.col("value"), a),
             numerator=pl.col("compliant").sum().cast(pl.Float64),
-            denominator=n.cast(pl.Float64), n=n.cast(pl.Int64))
+            denominator=n.cast(pl.Float64), n=n.cast(pl.Int64)) for a, part in by_att]
+            or [pl.DataFrame(schema={"key": pl.Int64, "value": pl.Float64, "numerator": pl.Float64,
+                                     "denominator": pl.Float64, "n": pl.Int64})])
         exc = (excl.group_by(key, "_why").agg(pl.col("k").sum()).sort("_why")
                .group_by("key").agg(pl.col("k").sum().cast(pl.Int64).alias("excluded"),
                                     pl.format("{}:{}", pl.col("_why"), pl.col("k")).str.join("; ")
@@ -364,7 +425,10 @@ def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -
             label = pc.cast(pl.String)
         out.append(rows.with_columns(g=pl.col("key") // span, period=label, period_kind=pl.lit(kind))
                    .drop("key"))
-    res = pl.concat(out).join(groups.drop("_att"), on="g", how="left").drop("g")
+    # the summary rows join the String metrics frame
+    groups = groups.drop("_att").with_columns(
+        pl.col("slo", "metric", "service", "team", "environment").cast(pl.String))
+    res = pl.concat(out).join(groups, on="g", how="left").drop("g")
     return res.with_columns(
         level=pl.lit("service"), variant=pl.lit("policy"), n=pl.col("n").fill_null(0),
         numerator=pl.col("numerator").fill_null(0.0), denominator=pl.col("denominator").fill_null(0.0),

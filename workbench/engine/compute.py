@@ -41,6 +41,8 @@ order threads add them in.
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, datetime, timezone
 
 import polars as pl
@@ -62,8 +64,8 @@ from .aggregate import (
 from .availability import availability_metrics, split_outages
 from .budgets import error_budgets
 from .calendar import BusinessCalendars, merge_intervals
-from .clocks import ClockInputs, clock_summary, compute_clocks
-from .frames import attach, lookup
+from .clocks import ClockInputs, assemble_clocks, clock_frames, clock_summary
+from .frames import attach, lookup, only_where, scatter, sort_by_small_keys
 from .gates import evaluate_gates
 from .linkage import link_incidents
 from .periods import PERIOD_KINDS, in_period, local_naive, period_bounds
@@ -177,113 +179,140 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
     cmdb = _table(tables, "services")
     svc = cmdb.select("service", "team", "tier", "calendar")
     changes_all = _table(tables, "changes")
-    changes = changes_all.select(
-        "change_id", pl.col("approval").alias("change_approval"),
-        pl.col("type").alias("change_type"), pl.col("planned_start").alias("_planned_start"),
-        pl.col("planned_end").alias("_planned_end"))
     incidents = _table(tables, "incidents")
     waivers = tables.get("waivers")
-    dep = attach(lookup(_table(tables, "deployments").with_row_index("_row"), svc, "service"),
-                 changes, "change_id")
-    dep, codes = with_codes(dep)
-    dep = _classify(dep, policy)
-
-    step(progress, 0.12, "linking incidents")
-    links = link_incidents(dep, incidents, policy.link_window)
-    linked = links.filter(pl.col("deployment_id").is_not_null())
-    inc_per_dep = (linked.join(incidents.select("incident_id", "opened_at", "resolved_at"),
-                               on="incident_id", how="left")
-                   .group_by("deployment_id")
-                   .agg(pl.col("incident_id").sort().str.join(",").alias("incident_ids"),
-                        pl.col("opened_at").min().alias("_inc_opened"),
-                        pl.col("resolved_at").max().alias("_inc_resolved"),
-                        pl.col("resolved_at").null_count().alias("_inc_open")))
-    dep = attach(dep, inc_per_dep, "deployment_id")
-    failed = pl.col("status").is_in(list(rules.get("failure_statuses", ["failed", "rolled_back"])))
-    caused = pl.col("incident_ids").is_not_null() & pl.lit(bool(rules.get("failure_from_incidents", True)))
-    dep = dep.with_columns(
-        failure=(failed | caused) & (pl.col("status") != "cancelled"),
-    ).with_columns(
-        failure_reason=pl.when(~pl.col("failure")).then(None)
-        .when(failed & pl.col("incident_ids").is_not_null())
-        .then(pl.format("{} and caused incident {}", pl.col("status"), pl.col("incident_ids")))
-        .when(failed).then(pl.col("status"))
-        .otherwise(pl.format("caused incident {}", pl.col("incident_ids"))),
-    )
-
-    step(progress, 0.22, "recovery times")
-    dep = _recovery(dep, policy)
-    dep = _rework(dep, incidents, codes)
-    dep = local_naive(dep, "finished_at", policy, "_local")
-
-    step(progress, 0.32, "aggregating")
-    core = build_core(dep, codes)
-    metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
-
-    step(progress, 0.42, "availability")
+    raw = _table(tables, "deployments")
     outages = _table(tables, "outages")
     down, maint, unapproved = split_outages(outages, changes_all)
-    pairs = group_months(core, codes)
-    avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
-                                 rules.get("availability_convention", "planned_as_up"))
-    if "variants" not in want and avail.height:
-        avail = avail.filter(pl.col("variant") == "policy")
-    frames = [metrics, avail]
-    if "variants" in want:
-        frames += _variants(core, codes, lvls, kinds, method, rules)
 
-    clocks = pl.DataFrame()
-    if "clocks" in want:
-        step(progress, 0.5, "SLA clocks")
-        first, last = _date_range(tables, as_of)
-        calendars = BusinessCalendars(policy.calendars, first, last)
-        maint_windows = merge_intervals(maint, ["service", "environment"]).drop("n")
-        clocks = compute_clocks(ClockInputs(
-            policy=policy, calendars=calendars, as_of=as_of, deployments=dep,
-            changes=changes_all, incidents=incidents, links=links, maintenance=maint_windows,
-            health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers))
-        if levels is None or "service" in levels:
-            frames.append(clock_summary(clocks, policy, kinds))
-    metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
+    # One worker thread runs beside the main one (Polars releases the GIL, and many of
+    # its steps keep one core busy): the incident links, then the change and incident
+    # clocks (they need no deployment figure), later the deployment clocks and gates.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+    try:
+        links_job = pool.submit(link_incidents, raw, incidents, policy.link_window, with_rows=True)
+        inputs = None
+        early = gates_job = None
+        if "clocks" in want:
+            first, last = _date_range(tables, as_of)
+            inputs = ClockInputs(
+                policy=policy, calendars=BusinessCalendars(policy.calendars, first, last), as_of=as_of,
+                deployments=raw, changes=changes_all, incidents=incidents, links=pl.DataFrame(),
+                maintenance=merge_intervals(maint, ["service", "environment"]).drop("n"),
+                health_checks=_table(tables, "health_checks"), services=svc, waivers=waivers)
+            early = pool.submit(lambda: clock_frames(replace(inputs, links=links_job.result()),
+                                                     items=("change", "incident")))
 
-    step(progress, 0.65, "evaluating SLOs")
-    metrics = _evaluate_slos(metrics, policy)
-    metrics = lookup(metrics, svc.select("service", "calendar"), "service", {"calendar": "_calendar"})
-    breaches = _breaches(metrics, policy, waivers)
+        changes = changes_all.select(
+            "change_id", pl.col("approval").alias("change_approval"),
+            pl.col("type").alias("change_type"), pl.col("planned_start").alias("_planned_start"),
+            pl.col("planned_end").alias("_planned_end"))
+        dep = attach(lookup(raw.with_row_index("_row"), svc, "service"), changes, "change_id")
+        del changes
+        dep, codes = with_codes(dep, svc)
+        dep = _classify(dep, policy)
 
-    budgets = pl.DataFrame()
-    if "error_budgets" in want:
-        step(progress, 0.72, "error budgets")
-        evaluated = metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
-                                   & (pl.col("variant") == "policy")).rename({"_calendar": "calendar"})
-        budgets = error_budgets(evaluated, percentile_exceedances(core, codes, policy), policy, as_of, waivers)
+        step(progress, 0.12, "linking incidents")
+        links = links_job.result()
+        dep = _with_incidents(dep, links, incidents, rules, by_row=dep.height == raw.height)
+        links = links.drop("dep_row")
 
-    alerts = pl.DataFrame()
-    if "alerts" in want:
-        step(progress, 0.8, "alerts")
-        alerts = _alerts(clocks, breaches, down, svc, policy, waivers)
+        step(progress, 0.22, "recovery times")
+        dep = _recovery(dep, policy)
+        dep = _rework(dep, incidents, codes)
+        dep = local_naive(dep, "finished_at", policy, "_local")
 
-    gates = pl.DataFrame()
-    if "gates" in want:
-        step(progress, 0.86, "promotion gates")
-        gates = evaluate_gates(dep, policy)
+        step(progress, 0.32, "aggregating")
+        core = build_core(dep, codes)
+        dep_findings = _deployment_findings(dep, tables, policy)
+        # the helper columns are done with: the drill keeps its own columns only
+        dep = dep.drop([c for c in dep.columns if c.startswith("_")])
+        clocks_job = variants_job = clock_alerts_job = burn_job = None
+        if inputs is not None:
+            late_inputs = replace(inputs, deployments=dep, links=links)
+            clocks_job = pool.submit(lambda: assemble_clocks(
+                {**early.result(), **clock_frames(late_inputs, items=("deployment",))}))
+        if "variants" in want:
+            variants_job = pool.submit(_variants, core, codes, lvls, kinds, method, rules)
+        if "gates" in want:
+            gates_job = pool.submit(evaluate_gates, dep, policy)
+        if "alerts" in want:
+            if clocks_job is not None:
+                clock_alerts_job = pool.submit(lambda: _clock_alerts(clocks_job.result()))
+            burn_job = pool.submit(burn_rate_alerts, down, svc, policy, waivers)
 
-    step(progress, 0.92, "findings")
-    findings = _findings(dep, incidents, links, tables, policy, unapproved, waivers)
-    findings = pl.concat([findings, waiver_findings(
-        breaches.filter(pl.col("status") == "breach").with_columns(
-            _item=pl.format("{}/{}/{}", pl.col("slo"), pl.col("service"), pl.col("period"))),
-        waivers, item="_item", kind="evaluation")], how="vertical_relaxed")
-    if clocks.height:
+        metrics = aggregate_figures(core, codes, lvls, kinds, method).with_columns(variant=pl.lit("policy"))
+
+        step(progress, 0.42, "availability")
+        pairs = group_months(core, codes)
+        avail = availability_metrics(pairs, down, maint, svc, kinds, lvls,
+                                     rules.get("availability_convention", "planned_as_up"))
+        if "variants" not in want and avail.height:
+            avail = avail.filter(pl.col("variant") == "policy")
+        frames = [metrics, avail]
+
+        clocks = pl.DataFrame()
+        if clocks_job is not None:
+            step(progress, 0.5, "SLA clocks")
+            clocks = clocks_job.result()
+            if levels is None or "service" in levels:
+                frames.append(clock_summary(clocks, policy, kinds))
+        if variants_job is not None:
+            frames += variants_job.result()
+        metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
+        del frames, avail, pairs
+
+        step(progress, 0.65, "evaluating SLOs")
+        metrics = _evaluate_slos(metrics, policy)
+        metrics = lookup(metrics, svc.select("service", "calendar"), "service", {"calendar": "_calendar"})
+        breaches = _breaches(metrics, policy, waivers)
+
+
+        budgets = pl.DataFrame()
+        if "error_budgets" in want:
+            step(progress, 0.72, "error budgets")
+            evaluated = metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
+                                       & (pl.col("variant") == "policy")).rename({"_calendar": "calendar"})
+            budgets = error_budgets(evaluated, percentile_exceedances(core, codes, policy), policy, as_of,
+                                    waivers)
+
+        del core
+
+        step(progress, 0.8, "findings")
+        findings = _findings(dep, dep_findings, incidents, links, tables, policy, unapproved, waivers)
         findings = pl.concat([findings, waiver_findings(
-            clocks.select("slo", "item_id", "service", "team", "environment", "period", "breach_at",
-                          "waived_by", "breached").filter(pl.col("breached").fill_null(False)),
-            waivers, item="item_id", kind="item")], how="vertical_relaxed")
-    findings = findings.sort("rule", "at", "item_id", "detail", nulls_last=True)
+            breaches.filter(pl.col("status") == "breach").with_columns(
+                _item=pl.format("{}/{}/{}", pl.col("slo"), pl.col("service"), pl.col("period"))),
+            waivers, item="_item", kind="evaluation")], how="vertical_relaxed")
+        if clocks.height and waivers is not None and waivers.height:
+            # only the services a waiver names can have a waiver finding
+            named = waivers["service"].drop_nulls().unique().cast(pl.String).to_list()
+            findings = pl.concat([findings, waiver_findings(
+                clocks.select("slo", "item_id", "service", "team", "environment", "period", "breach_at",
+                              "waived_by", "breached")
+                .filter(pl.col("breached").fill_null(False) & pl.col("service").is_in(named)),
+                waivers, item="item_id", kind="item")], how="vertical_relaxed")
+        findings = findings.sort("rule", "at", "item_id", "detail", nulls_last=True)
+        metrics = metrics.drop("_calendar")
+        if period:
+            metrics = metrics.filter(pl.col("period") == period)
+        metrics = sort_by_small_keys(metrics, ["variant", "level", "period_kind", "period", "environment",
+                                               "team", "tier", "service", "metric", "slo"])
 
-    metrics = metrics.drop("_calendar")
+        gates = pl.DataFrame()
+        if gates_job is not None:
+            step(progress, 0.86, "promotion gates")
+            gates = gates_job.result()
+        alerts = pl.DataFrame()
+        if burn_job is not None:
+            step(progress, 0.9, "alerts")
+            alerts = _alerts(clock_alerts_job.result() if clock_alerts_job is not None
+                             else pl.DataFrame(schema=ALERT_SCHEMA), breaches, burn_job.result())
+    finally:
+        # an error or a cancel leaves no job running behind
+        pool.shutdown(wait=True, cancel_futures=True)
+
     if period:
-        metrics = metrics.filter(pl.col("period") == period)
         breaches = breaches.filter(pl.col("period") == period)
         findings = findings.filter(in_period(pl.col("period"), period))
         if clocks.height:
@@ -294,13 +323,13 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
             alerts = alerts.filter(in_period(pl.col("fired_at").dt.strftime("%Y-%m"), period))
         if gates.height:
             gates = gates.filter(in_period(pl.col("at").dt.strftime("%Y-%m"), period))
-    metrics = metrics.sort("variant", "level", "period_kind", "period", "environment", "team",
-                           "tier", "service", "metric", "slo", nulls_last=True)
     if clocks.width:
         clocks = clocks.drop("_local")
     step(progress, 1.0, "done")
-    drill = (dep.drop([c for c in dep.columns if c.startswith("_") and c != "_row"])
-             .sort("finished_at", "_row").drop("_row"))
+    # in evidence order: the columns of the deployments table are the table's own
+    # (not copied); consumers sort the rows they use
+    drill = dep
+    del dep
     return Results(
         policy_sha256=policy.sha256, evidence_root=evidence_root, metrics=metrics,
         findings=findings, breaches=breaches, deployments=drill,
@@ -310,6 +339,43 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         alerts=alerts, error_budgets=budgets, gates=gates,
         as_of=as_of,
     )
+
+
+def _with_incidents(dep: pl.DataFrame, links: pl.DataFrame, incidents: pl.DataFrame,
+                    rules: dict, by_row: bool = False) -> pl.DataFrame:
+    """``incident_ids`` (sorted, comma separated), the first opening and last
+    resolution of the linked incidents, ``failure`` and ``failure_reason``.  With
+    ``by_row`` the links' ``dep_row`` numbers are ``dep``'s rows: the figures are
+    scattered to them, no deployment id is joined."""
+    key = "dep_row" if by_row else "deployment_id"
+    linked = (links.filter(pl.col("deployment_id").is_not_null())
+              .join(incidents.select("incident_id", "opened_at", "resolved_at"),
+                    on="incident_id", how="left"))
+    inc_per_dep = (linked.group_by(key)
+                   .agg(pl.col("incident_id").min().alias("incident_ids"), pl.len().alias("_n"),
+                        pl.col("opened_at").min().alias("_inc_opened"),
+                        pl.col("resolved_at").max().alias("_inc_resolved"),
+                        pl.col("resolved_at").null_count().alias("_inc_open")))
+    # most deployments have one incident: only the others join their (sorted) ids
+    several = (linked.join(inc_per_dep.filter(pl.col("_n") > 1).select(key), on=key, how="semi")
+               .group_by(key).agg(pl.col("incident_id").sort().str.join(",").alias("_ids")))
+    inc_per_dep = (inc_per_dep.join(several, on=key, how="left")
+                   .with_columns(incident_ids=pl.coalesce("_ids", "incident_ids")).drop("_ids", "_n"))
+    if by_row:
+        dep = dep.with_columns(scatter(inc_per_dep.rename({"dep_row": "__i"}), c, dep.height,
+                                       inc_per_dep.schema[c])
+                               for c in inc_per_dep.columns if c != "dep_row")
+    else:
+        dep = attach(dep, inc_per_dep.select(pl.exclude("dep_row")), "deployment_id")
+    failed = pl.col("status").is_in(list(rules.get("failure_statuses", ["failed", "rolled_back"])))
+    caused = pl.col("incident_ids").is_not_null() & pl.lit(bool(rules.get("failure_from_incidents", True)))
+    dep = dep.with_columns(failure=(failed | caused) & (pl.col("status") != "cancelled"))
+    return dep.with_columns(only_where(
+        dep, pl.col("failure"),
+        pl.when(failed & pl.col("incident_ids").is_not_null())
+        .then(pl.format("{} and caused incident {}", pl.col("status"), pl.col("incident_ids")))
+        .when(failed).then(pl.col("status"))
+        .otherwise(pl.format("caused incident {}", pl.col("incident_ids"))), "failure_reason"))
 
 
 def _label_within(label: pl.Expr, period: str) -> pl.Expr:
@@ -367,24 +433,30 @@ def _classify(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         in_frequency=(pl.col("status") == "success") & (pl.lit(ff_counts) | ~pl.col("feature_flagged")),
         lead_time_h=pl.when(pl.col("status") == "success")
         .then((pl.col("finished_at") - pl.col("first_commit_at")).dt.total_microseconds() / _H),
-        unauthorized_reason=pl.when(~unauthorized).then(None)
-        .when(pl.col("change_id").is_null()).then(pl.lit("no change ticket"))
+    ).with_columns(only_where(
+        dep, unauthorized,
+        pl.when(pl.col("change_id").is_null()).then(pl.lit("no change ticket"))
         .when(pl.col("change_approval").is_null())
         .then(pl.format("change {} is not in the change records", pl.col("change_id")))
         .otherwise(pl.format("change {} is {}", pl.col("change_id"), pl.col("change_approval"))),
-    )
+        "unauthorized_reason"))
 
 
 def _recovery(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """``recovery_h`` of each failing deployment (null for the others)."""
     rules = policy.rules
-    narrow = dep.select("_row", "_g", "finished_at").sort("finished_at")
-    succ = (dep.select("_g", pl.col("finished_at").alias("_next_success"), "status")
-            .filter(pl.col("status") == "success").drop("status").sort("_next_success"))
-    nxt = (narrow.join_asof(succ, left_on="finished_at", right_on="_next_success", by="_g",
-                            strategy="forward", allow_exact_matches=False, check_sortedness=False)
-           .sort("_row")["_next_success"])
-    dep = dep.with_columns(_next_success=nxt)
+    narrow = dep.select("_g", "finished_at", "status").with_row_index("_i").sort("finished_at")
+    # the successes, already in time order (one sort for both sides)
+    succ = (narrow.filter(pl.col("status") == "success")
+            .select("_g", pl.col("finished_at").alias("_next_success")))
+    found = narrow.drop("status").join_asof(
+        succ, left_on="finished_at", right_on="_next_success", by="_g", strategy="forward",
+        allow_exact_matches=False, check_sortedness=False)
+    # back into row order by scattering on the row numbers (no second sort)
+    nxt = (pl.Series("_next_success", [None] * min(dep.height, 1), dtype=found.schema["_next_success"])
+           .extend_constant(None, max(dep.height - 1, 0))
+           .scatter(found["_i"], found["_next_success"]))
+    dep = dep.with_columns(nxt)
     start = (pl.when(pl.lit(rules.get("recovery_from") == "incident_opened")
                      & pl.col("_inc_opened").is_not_null())
              .then(pl.col("_inc_opened")).otherwise(pl.col("finished_at")))
@@ -445,14 +517,22 @@ def _evaluate_slos(metrics: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         metrics = metrics.with_columns(_slo=pl.lit(None, pl.String))
     on = ["metric", "tier", "environment", "period_kind"]
     is_svc = ((pl.col("level") == "service") & (pl.col("variant") == "policy")).fill_null(False)
-    svc = metrics.filter(is_svc & pl.col("_slo").is_null())
-    items = metrics.filter(is_svc & pl.col("_slo").is_not_null())
-    other = metrics.filter(~is_svc)
-    svc = svc.join(slos.filter(~pl.col("per_item")).drop("per_item"), on=on, how="left")
+    # the SLO columns are matched on the narrow key columns and attached by row number:
+    # the wide metrics frame is neither split nor joined
+    keys = metrics.select(*on, "_slo", _svc=is_svc).with_row_index("_i")
+    agg_slos = slos.filter(~pl.col("per_item")).drop("per_item")
     item_slos = slos.filter(pl.col("per_item")).drop("per_item", "metric", "tier", "environment").unique()
-    items = items.join(item_slos.rename({"slo": "_slo"}), on=["_slo", "period_kind"], how="left")
-    items = items.with_columns(slo=pl.when(pl.col("target").is_not_null()).then(pl.col("_slo")))
-    svc = pl.concat([svc, items], how="diagonal_relaxed")
+    matched = pl.concat([
+        keys.filter(pl.col("_svc") & pl.col("_slo").is_null()).join(agg_slos, on=on, how="inner")
+        .select("_i", "slo", "op", "target", "objective", "grace_h"),
+        keys.filter(pl.col("_svc") & pl.col("_slo").is_not_null())
+        .join(item_slos.rename({"slo": "_slo2"}), left_on=["_slo", "period_kind"],
+              right_on=["_slo2", "period_kind"], how="inner")
+        .select("_i", slo=pl.when(pl.col("target").is_not_null()).then(pl.col("_slo")),
+                op="op", target="target", objective="objective", grace_h="grace_h"),
+    ]).sort("_i", "slo", maintain_order=True)
+    svc = attach(metrics.with_row_index("_i"), matched, "_i").drop("_i")
+    del keys, matched
     v, t, g, op = pl.col("value"), pl.col("target"), pl.col("grace_h"), pl.col("op")
 
     def meets(limit: pl.Expr, lim_lo: pl.Expr) -> pl.Expr:
@@ -467,7 +547,7 @@ def _evaluate_slos(metrics: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         breach=pl.col("compliant").not_() & pl.col("_graced").not_(),
         within_grace=pl.col("compliant").not_() & pl.col("_graced"),
     ).drop("_graced", "op", "grace_h")
-    return pl.concat([svc, other], how="diagonal_relaxed").drop("_slo")
+    return svc.drop("_slo")
 
 
 def _breaches(metrics: pl.DataFrame, policy: Policy, waivers: pl.DataFrame | None) -> pl.DataFrame:
@@ -487,22 +567,29 @@ def _breaches(metrics: pl.DataFrame, policy: Policy, waivers: pl.DataFrame | Non
             .sort("period", "slo", "environment", "team", "tier", "service", "metric", nulls_last=True))
 
 
-def _alerts(clocks: pl.DataFrame, breaches: pl.DataFrame, down: pl.DataFrame, svc: pl.DataFrame,
-            policy: Policy, waivers: pl.DataFrame | None) -> pl.DataFrame:
+def _clock_alerts(clocks: pl.DataFrame) -> pl.DataFrame:
+    """``clock_breach`` alerts: one per clock past its objective plus grace."""
+    if clocks.height == 0:
+        return pl.DataFrame(schema=ALERT_SCHEMA)
+    c = clocks.filter(pl.col("breached").fill_null(False))
+    return c.select(
+        alert=pl.lit("clock_breach", pl.Categorical), rule=pl.col("metric"),
+        severity=pl.lit("ticket", pl.Categorical),
+        slo="slo", service="service", team="team", tier="tier", environment="environment",
+        item_id="item_id", period="period", fired_at="breach_at", resolved_at="stopped_at",
+        detail=pl.format("{} {}: {} h against {} h, past the objective plus grace at fired_at{}",
+                         pl.col("item"), pl.col("item_id"), pl.col("value").round(2).cast(pl.String),
+                         pl.col("objective"),
+                         pl.when(pl.col("stage") == "running").then(pl.lit(" (still running)"))
+                         .otherwise(pl.lit(""))),
+        waived_by="waived_by").select(list(ALERT_SCHEMA)).cast(ALERT_SCHEMA)
+
+
+def _alerts(clock_alerts: pl.DataFrame, breaches: pl.DataFrame, burn: pl.DataFrame) -> pl.DataFrame:
+    """Every alert that would have fired: the clock alerts, an ``slo_breach`` per
+    period evaluation past its grace, and the burn-rate alerts, by firing time."""
     cols = list(ALERT_SCHEMA)
-    frames = [pl.DataFrame(schema=ALERT_SCHEMA)]
-    if clocks.height:
-        c = clocks.filter(pl.col("breached").fill_null(False))
-        frames.append(c.select(
-            alert=pl.lit("clock_breach"), rule=pl.col("metric"), severity=pl.lit("ticket"),
-            slo="slo", service="service", team="team", tier="tier", environment="environment",
-            item_id="item_id", period="period", fired_at="breach_at", resolved_at="stopped_at",
-            detail=pl.format("{} {}: {} h against {} h, past the objective plus grace at fired_at{}",
-                             pl.col("item"), pl.col("item_id"), pl.col("value").round(2).cast(pl.String),
-                             pl.col("objective"),
-                             pl.when(pl.col("stage") == "running").then(pl.lit(" (still running)"))
-                             .otherwise(pl.lit(""))),
-            waived_by="waived_by").cast({"tier": pl.Int64}))
+    frames = [pl.DataFrame(schema=ALERT_SCHEMA), clock_alerts]
     hard = breaches.filter(pl.col("status") == "breach")
     if hard.height:
         frames.append(hard.select(
@@ -515,15 +602,16 @@ def _alerts(clocks: pl.DataFrame, breaches: pl.DataFrame, down: pl.DataFrame, sv
                              pl.col("service"), pl.col("environment"), pl.col("period"),
                              pl.col("value").round(4).cast(pl.String), pl.col("objective")),
             waived_by="waived_by"))
-    frames.append(burn_rate_alerts(down, svc, policy, waivers))
+    frames.append(burn)
     # each part is in a deterministic order already; a stable sort by time keeps it
     out = pl.concat([f.select(cols).cast(ALERT_SCHEMA) for f in frames])
     return out.sort("fired_at", maintain_order=True, nulls_last=True)
 
 
-def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
-              tables: dict[str, pl.DataFrame], policy: Policy, unapproved: pl.DataFrame,
-              waivers: pl.DataFrame | None) -> pl.DataFrame:
+def _deployment_findings(dep: pl.DataFrame, tables: dict[str, pl.DataFrame],
+                         policy: Policy) -> list[pl.DataFrame]:
+    """The findings of single deployments: unauthorized, outside their change window,
+    of a service the CMDB does not list (before the helper columns are dropped)."""
     cols = _FINDING_COLS
     ts = "%Y-%m-%dT%H:%M:%SZ"
     unauth = dep.filter(pl.col("rule") == "unauthorized_change").select(
@@ -563,6 +651,15 @@ def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
                                         pl.col("environment"))))
     if cmdb.height == 0:
         unknown = unknown.head(0)
+    return [unauth.select(cols), outside.select(cols), unknown.select(cols)]
+
+
+def _findings(dep: pl.DataFrame, dep_findings: list[pl.DataFrame], incidents: pl.DataFrame,
+              links: pl.DataFrame, tables: dict[str, pl.DataFrame], policy: Policy,
+              unapproved: pl.DataFrame, waivers: pl.DataFrame | None) -> pl.DataFrame:
+    cols = _FINDING_COLS
+    ts = "%Y-%m-%dT%H:%M:%SZ"
+    cmdb = _table(tables, "services")
     named = incidents.filter(pl.col("caused_by_deployment_id").is_not_null()
                              | pl.col("caused_by_change_id").is_not_null())
     dangling = (named.join(links.filter(pl.col("link_rule") == "unlinked").select("incident_id"),
@@ -578,7 +675,9 @@ def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
                                          pl.col("caused_by_deployment_id").fill_null("-"),
                                          pl.col("caused_by_change_id").fill_null("-"))))
     maint = (unapproved.join(cmdb.select("service", "team"), on="service", how="left")
-             .join(_table(tables, "changes").select("change_id", "approval"), on="change_id", how="left")
+             .join(_table(tables, "changes").select("change_id", "approval")
+                   .filter(pl.col("change_id").is_in(unapproved["change_id"].drop_nulls().implode())),
+                   on="change_id", how="left")
              .select(finding=pl.lit("Planned outage without an approved change"),
                      rule=pl.lit("unapproved_maintenance"), severity=pl.lit("medium"),
                      item_id=pl.format("{}/{}", pl.col("service"), pl.col("start").dt.strftime(ts)),
@@ -589,10 +688,11 @@ def _findings(dep: pl.DataFrame, incidents: pl.DataFrame, links: pl.DataFrame,
                                       pl.col("start").dt.strftime(ts), pl.col("end").dt.strftime(ts),
                                       pl.col("change_id"),
                                       pl.col("approval").fill_null("not in the change records"))))
-    frames = [unauth.select(cols), outside.select(cols), unknown.select(cols),
-              dangling.select(cols), maint.select(cols)]
+    frames = [*dep_findings, dangling.select(cols), maint.select(cols)]
     if waivers is not None and waivers.height:
-        em = dep.filter(pl.col("is_emergency") & (pl.col("status") != "cancelled")).with_columns(
+        em = dep.select("deployment_id", "service", "team", "environment", "finished_at", "status",
+                        "counted", "rule", "is_emergency").filter(
+            pl.col("is_emergency") & (pl.col("status") != "cancelled")).with_columns(
             slo=pl.lit("*"))
         em = waived_by(em, waivers.with_columns(slo=pl.lit("*")), at="finished_at", out="_waiver")
         em = em.filter(pl.col("_waiver").is_not_null()).join(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["lookup", "attach"]
+__all__ = ["lookup", "attach", "sort_by_small_keys", "only_where", "scatter"]
 
 #: a right-hand table at most this long is looked up by a hash map of its keys
 _SMALL = 50_000
@@ -33,10 +33,52 @@ def lookup(df: pl.DataFrame, right: pl.DataFrame, on: str,
 def attach(df: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
     """``df.join(right, on=on, how="left", maintain_order="left")`` for a ``right``
     with unique keys, joining only the key column: the wide ``df`` (a million
-    deployments, forty columns) is not gathered, its columns stay as they are.
-    Non-unique keys fall back to the join (which repeats rows)."""
-    if right.height and right[on].n_unique() != right.height:
-        return df.join(right, on=on, how="left", maintain_order="left")
+    deployments, forty columns) is not gathered, its columns stay as they are.  Only
+    the non-null keys are joined (nulls match nothing) and the matches are scattered
+    back to their rows.  Non-unique keys fall back to the join (which repeats rows)."""
     cols = [c for c in right.columns if c != on]
-    got = df.select(on).join(right, on=on, how="left", maintain_order="left")
-    return df.with_columns(got.get_column(c) for c in cols)
+    keys = df.select(on).with_row_index("__i").filter(pl.col(on).is_not_null())
+    hits = keys.join(right, on=on, how="inner")
+    if hits["__i"].n_unique() != hits.height:
+        return df.join(right, on=on, how="left", maintain_order="left")
+    return df.with_columns(scatter(hits, c, df.height, right.schema[c]) for c in cols)
+
+
+def scatter(hits: pl.DataFrame, col: str, n: int, dtype: pl.DataType) -> pl.Series:
+    """Column ``col`` of ``hits`` at the row numbers ``__i``, null elsewhere (length n)."""
+    out = pl.Series(col, [None] * min(n, 1), dtype=dtype).extend_constant(None, max(n - 1, 0))
+    return out.scatter(hits["__i"], hits[col]) if hits.height else out
+
+
+def sort_by_small_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``df.sort(keys, nulls_last=True, maintain_order=True)`` for key columns of few
+    distinct values each (levels, periods, services, metric ids of the metrics
+    frame): each key becomes its rank among its sorted distinct values, the ranks one
+    integer, and the rows are gathered once by that integer's stable order -- instead
+    of comparing rows of ten string columns.  Keys with too many combinations to fit
+    one integer fall back to the sort."""
+    if df.height < 2:
+        return df
+    ranks, total = [], 1
+    for k in keys:
+        values = df.get_column(k).drop_nulls().unique().sort()
+        card = values.len() + 1                    # + null, ranked last
+        total *= card
+        if total >= 1 << 62:
+            return df.sort(keys, nulls_last=True, maintain_order=True)
+        ranks.append((pl.col(k).replace_strict(values, pl.Series(range(values.len()), dtype=pl.Int64),
+                                               default=values.len(), return_dtype=pl.Int64), card))
+    code = pl.lit(0, pl.Int64)
+    for expr, card in ranks:
+        code = code * card + expr
+    return df.with_columns(code.alias("__order")).sort("__order", maintain_order=True).drop("__order")
+
+
+def only_where(df: pl.DataFrame, mask: pl.Expr, expr: pl.Expr, name: str) -> pl.Series:
+    """``pl.when(mask).then(expr)`` as a Series named ``name``, with ``expr`` evaluated
+    on the rows of ``mask`` alone (a message formatted for the few unauthorized or
+    failed deployments, not for a million rows and then thrown away)."""
+    cols = sorted(set(expr.meta.root_names()) | set(mask.meta.root_names()))
+    sub = (df.select(cols).with_row_index("__i").filter(mask.fill_null(False))
+           .select("__i", expr.alias(name)))
+    return scatter(sub, name, df.height, sub.schema[name])

@@ -46,17 +46,22 @@ def _meets(v: pl.Expr, op: str, t: float) -> pl.Expr:
 
 
 def _gate(g: Gate, dep: pl.DataFrame) -> pl.DataFrame:
-    live = dep.select("deployment_id", "service", "team", "tier", "environment", "version", "status",
-                      "started_at", "finished_at", "is_emergency", "failure").filter(
-        pl.col("status") != "cancelled")
-    cand = live.filter((pl.col("environment") == g.to_environment) & pl.col("tier").is_in(list(g.tier)))
-    hist = live.filter(pl.col("environment") == g.from_environment)
+    # only the rows of the two environments are copied, never the whole evidence
+    cols = dep.select("deployment_id", "service", "team", "tier", "environment", "version", "status",
+                      "started_at", "finished_at", "is_emergency", "failure")
+    live = pl.col("status") != "cancelled"
+    cand = cols.filter(live & (pl.col("environment") == g.to_environment)
+                       & pl.col("tier").is_in(list(g.tier)))
+    hist = cols.filter(live & (pl.col("environment") == g.from_environment))
+    del cols
     if cand.height == 0:
         return pl.DataFrame(schema=GATE_SCHEMA)
     svc = (pl.concat([cand.select("service"), hist.select("service")]).unique().sort("service")
            .with_row_index("_s").with_columns(pl.col("_s").cast(pl.Int64)))
-    t0 = min(int(x) for x in (live["started_at"].dt.epoch("us").min(),
-                              live["finished_at"].dt.epoch("us").min()) if x is not None) - 1
+    # any instant before every key will do as the origin of the search keys
+    t0 = min(int(x) for x in (cand["started_at"].dt.epoch("us").min(),
+                              cand["finished_at"].dt.epoch("us").min(),
+                              hist["finished_at"].dt.epoch("us").min()) if x is not None) - 1
     gk = pl.col("_s") * (1 << _SHIFT)
     bad = pl.col("failure") if g.metric == "change_failure_rate" else pl.col("status") != "success"
     h = (hist.join(svc, on="service").sort("_s", "finished_at")
@@ -94,22 +99,25 @@ def _gate(g: Gate, dep: pl.DataFrame) -> pl.DataFrame:
                            pl.col("value").round(3).cast(pl.String), n.cast(pl.String))
     why_version = pl.format(f"version {{}} had not succeeded in {g.from_environment} before",
                             pl.col("version").fill_null("(none)"))
-    reason = (pl.when(pl.col("rule") == "emergency_bypass")
-              .then(pl.lit("emergency deployment: the gate is bypassed by policy"))
-              .when(pl.col("rule") == "insufficient_history")
-              .then(pl.format(f"only {{}} earlier {g.from_environment} deployments (min_history "
-                              f"{g.min_history}): the gate cannot judge", n.cast(pl.String)))
-              .when(pl.col("rule") == "gate_passed")
-              .then(pl.format(f"{g.from_environment} {label} {{}} over the last {{}} deployments meets "
-                              f"{g.objective}", pl.col("value").round(3).cast(pl.String), n.cast(pl.String)))
-              .when(~meets & ~version_ok).then(pl.format("{}; {}", why_metric, why_version))
-              .when(~meets).then(why_metric)
-              .otherwise(why_version))
+    # each rule's reason, formatted on that rule's rows only
+    reasons = {
+        "emergency_bypass": pl.lit("emergency deployment: the gate is bypassed by policy"),
+        "insufficient_history": pl.format(f"only {{}} earlier {g.from_environment} deployments "
+                                          f"(min_history {g.min_history}): the gate cannot judge",
+                                          n.cast(pl.String)),
+        "gate_passed": pl.format(f"{g.from_environment} {label} {{}} over the last {{}} deployments "
+                                 f"meets {g.objective}", pl.col("value").round(3).cast(pl.String),
+                                 n.cast(pl.String)),
+        "gate_stopped": (pl.when(~meets & ~version_ok).then(pl.format("{}; {}", why_metric, why_version))
+                         .when(~meets).then(why_metric).otherwise(why_version)),
+    }
     c = c.with_columns(rule=rule).with_columns(
-        reason=reason, passed=pl.col("rule") != "gate_stopped",
+        passed=pl.col("rule") != "gate_stopped",
         gate=pl.lit(g.id), from_environment=pl.lit(g.from_environment),
         objective=pl.lit(g.objective), at=pl.col("started_at").fill_null(pl.col("finished_at")))
-    return c.select(list(GATE_SCHEMA)).cast(GATE_SCHEMA)
+    # each rule's reason is formatted on its own rows only (the caller sorts the rows)
+    return pl.concat([c.filter(pl.col("rule") == r).with_columns(reason=why)
+                      .select(list(GATE_SCHEMA)).cast(GATE_SCHEMA) for r, why in reasons.items()])
 
 
 def evaluate_gates(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:

@@ -23,28 +23,38 @@ LINK_RULES = ("caused_by_deployment_id", "caused_by_change_id", "time_window")
 
 
 def link_incidents(deployments: pl.DataFrame, incidents: pl.DataFrame,
-                   window: timedelta) -> pl.DataFrame:
+                   window: timedelta, *, with_rows: bool = False) -> pl.DataFrame:
     """Return links ``incident_id, deployment_id, link_rule`` (one row per link) and,
     for incidents with no link, one row with ``deployment_id`` null and
-    ``link_rule = "unlinked"``."""
+    ``link_rule = "unlinked"``.  With ``with_rows`` the links also carry ``dep_row``:
+    the row number of the linked deployment in ``deployments`` (UInt32)."""
     schema = {"incident_id": pl.String, "deployment_id": pl.String, "link_rule": pl.String}
+    if with_rows:
+        schema["dep_row"] = pl.UInt32
     if incidents.height == 0:
         return pl.DataFrame(schema=schema)
-    live = deployments.filter(pl.col("status") != "cancelled").select(
-        "deployment_id", "service", "environment", "finished_at", "change_id")
-    known_ids = live.select("deployment_id")
+    row = ["dep_row"] if with_rows else []
+    live = deployments.select(
+        "deployment_id", "service", "environment", "finished_at", "change_id", "status")
+    if with_rows:
+        live = live.with_row_index("dep_row")
+    live = live.filter(pl.col("status") != "cancelled").drop("status")
+    known_ids = live.select("deployment_id", *row)
 
     direct = (incidents.filter(pl.col("caused_by_deployment_id").is_not_null())
               .select("incident_id", pl.col("caused_by_deployment_id").alias("deployment_id"))
-              .join(known_ids, on="deployment_id", how="semi")
+              .join(known_ids, on="deployment_id", how="inner" if with_rows else "semi")
               .with_columns(link_rule=pl.lit("caused_by_deployment_id")))
+    if with_rows and direct["incident_id"].n_unique() != direct.height:
+        # a deployment id twice in the evidence: one link, as without the row numbers
+        direct = direct.unique(subset=["incident_id"], keep="first", maintain_order=True)
     rest = incidents.join(direct.select("incident_id"), on="incident_id", how="anti")
 
     by_change = (rest.filter(pl.col("caused_by_change_id").is_not_null())
                  .select("incident_id", pl.col("caused_by_change_id").alias("change_id"))
                  .join(live.filter(pl.col("change_id").is_not_null())
-                       .select("change_id", "deployment_id"), on="change_id", how="inner")
-                 .select("incident_id", "deployment_id")
+                       .select("change_id", "deployment_id", *row), on="change_id", how="inner")
+                 .select("incident_id", "deployment_id", *row)
                  .with_columns(link_rule=pl.lit("caused_by_change_id")))
     rest = rest.join(by_change.select("incident_id").unique(), on="incident_id", how="anti")
     # an incident that names a deployment or change we do not have is not re-linked by
@@ -53,15 +63,17 @@ def link_incidents(deployments: pl.DataFrame, incidents: pl.DataFrame,
                        & pl.col("caused_by_change_id").is_null())
 
     left = rest.select("incident_id", "service", "environment", "opened_at").sort("opened_at")
-    right = live.select("deployment_id", "service", "environment", "finished_at").sort("finished_at")
+    right = live.select("deployment_id", "service", "environment", "finished_at", *row).sort("finished_at")
     windowed = (left.join_asof(right, left_on="opened_at", right_on="finished_at",
                                by=["service", "environment"], strategy="backward",
                                tolerance=window, check_sortedness=False)
                 .filter(pl.col("deployment_id").is_not_null())
-                .select("incident_id", "deployment_id")
+                .select("incident_id", "deployment_id", *row)
                 .with_columns(link_rule=pl.lit("time_window")))
-    links = pl.concat([direct, by_change, windowed])
+    cols = ["incident_id", "deployment_id", "link_rule", *row]
+    links = pl.concat([direct.select(cols), by_change.select(cols), windowed.select(cols)])
     unlinked = (incidents.join(links.select("incident_id").unique(), on="incident_id", how="anti")
                 .select("incident_id", pl.lit(None, dtype=pl.String).alias("deployment_id"),
-                        pl.lit("unlinked").alias("link_rule")))
+                        pl.lit("unlinked").alias("link_rule"),
+                        *([pl.lit(None, pl.UInt32).alias("dep_row")] if with_rows else [])))
     return pl.concat([links, unlinked]).sort("incident_id", "deployment_id", nulls_last=True)

@@ -8,7 +8,8 @@ import polars as pl
 
 from ..policy import Policy
 
-__all__ = ["PERIOD_KINDS", "period_label", "local_naive", "period_bounds", "in_period"]
+__all__ = ["PERIOD_KINDS", "period_label", "period_codes", "code_label", "period_label_from",
+           "local_naive", "period_bounds", "in_period"]
 
 PERIOD_KINDS = {"month": "1mo", "quarter": "1q", "year": "1y"}
 _TS = pl.Datetime("us", "UTC")
@@ -29,15 +30,49 @@ def _zones(policy: Policy) -> dict[str, str]:
 def local_naive(df: pl.DataFrame, col: str, policy: Policy, out: str,
                 calendar: str = "calendar") -> pl.DataFrame:
     """``out`` = ``col`` as a naive wall-clock time in the zone that decides periods:
-    UTC, or the service's calendar zone when ``period_boundaries = "local"``."""
+    UTC, or the service's calendar zone when ``period_boundaries = "local"``.  The
+    rows keep their order."""
     if policy.rules.get("period_boundaries", "utc") != "local" or df.height == 0:
         return df.with_columns(pl.col(col).dt.replace_time_zone(None).alias(out))
-    df = df.with_columns(pl.col(calendar).replace_strict(_zones(policy), default="UTC").alias("_tz"))
+    zones = _zones(policy)
+    narrow = df.select(pl.col(col), _tz=pl.col(calendar).replace_strict(zones, default="UTC",
+                                                                        return_dtype=pl.String))
+    if narrow["_tz"].n_unique() == 1:
+        tz = narrow["_tz"][0] or "UTC"
+        return df.with_columns(pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None).alias(out))
+    # each zone converts only its own rows (a narrow frame), then back into row order
     parts = []
-    for (tz,), part in df.group_by("_tz", maintain_order=True):
-        parts.append(part.with_columns(
-            pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None).alias(out)))
-    return pl.concat(parts).drop("_tz")
+    for (tz,), part in narrow.with_row_index("_i").group_by("_tz"):
+        parts.append(part.select("_i", pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None)
+                                 .alias(out)))
+    local = pl.concat(parts).sort("_i")[out]
+    return df.with_columns(local)
+
+
+def period_codes(ts: pl.Expr, kind: str) -> pl.Expr:
+    """The period of a naive time as an integer: months since year 0 (``month``),
+    quarters (``quarter``) or the year."""
+    mon = ts.dt.year().cast(pl.Int64) * 12 + ts.dt.month().cast(pl.Int64) - 1
+    return {"month": mon, "quarter": mon // 3, "year": mon // 12}[kind]
+
+
+def code_label(code: int, kind: str) -> str:
+    """The label of an integer period code of :func:`period_codes`."""
+    if kind == "month":
+        return f"{code // 12}-{code % 12 + 1:02d}"
+    if kind == "quarter":
+        return f"{code // 4}-Q{code % 4 + 1}"
+    return str(code)
+
+
+def period_label_from(df: pl.DataFrame, ts: str, kind: str,
+                      dtype: pl.DataType = pl.Categorical) -> pl.Series:
+    """The period labels of the naive times in column ``ts``, as :func:`period_label`
+    gives them, computed once per distinct period (a million rows span a few dozen)."""
+    codes = df.select(period_codes(pl.col(ts), kind).alias("_p")).to_series()
+    known = codes.drop_nulls().unique().sort().to_list()
+    return codes.replace_strict({c: code_label(c, kind) for c in known}, default=None,
+                                return_dtype=dtype).alias("period")
 
 
 def period_bounds(df: pl.DataFrame, policy: Policy, *, period: str = "period",

@@ -100,14 +100,23 @@ def _by_service_and_team(df: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
     return pl.concat([svc, team.select(svc.columns)])
 
 
+def _in_time_order(d: pl.DataFrame, value: str) -> pl.DataFrame:
+    """The columns a mean of ``value`` per group and period reads, sorted by finish time
+    (ties by id): the engine's drill-down frame is in evidence order, and a float mean
+    depends on the order it adds in."""
+    return (d.select("finished_at", "deployment_id", "service", "team", "environment", value)
+            .sort("finished_at", "deployment_id"))
+
+
 def _mean_lead_time(res: Results) -> pl.DataFrame:
-    d = res.deployments.filter(pl.col("counted") & (pl.col("status") == "success"))
+    d = _in_time_order(res.deployments.filter(pl.col("counted") & (pl.col("status") == "success")),
+                       "lead_time_h")
     g = _by_service_and_team(_periods(d, "finished_at"), [pl.col("lead_time_h").mean().alias("value")])
     return pl.concat([g.with_columns(metric=pl.lit(m)) for m in ("lead_time_p90_h", "lead_time_p50_h")])
 
 
 def _mean_recovery(res: Results) -> pl.DataFrame:
-    d = res.deployments.filter(pl.col("counted") & pl.col("failure"))
+    d = _in_time_order(res.deployments.filter(pl.col("counted") & pl.col("failure")), "recovery_h")
     g = _by_service_and_team(_periods(d, "finished_at"), [pl.col("recovery_h").mean().alias("value")])
     return pl.concat([g.with_columns(metric=pl.lit(m)) for m in ("recovery_time_p90_h", "recovery_time_p50_h")])
 

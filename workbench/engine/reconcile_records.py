@@ -178,10 +178,22 @@ def _deployment_items(res: Results, policy) -> pl.DataFrame:
         why=pl.col("unauthorized_reason"), failure_reason="failure_reason")
 
 
-def _clock_items(res: Results, policy) -> pl.DataFrame:
+#: clock columns read here that the engine may hand over as ``pl.Categorical``; cast
+#: back to String on the (filtered) rows used, as the record lists' keys are strings
+_CLOCK_TEXT = ("metric", "service", "team", "environment", "rule", "waived_by", "stage", "item",
+               "calendar")
+
+
+def _clock_items(res: Results, policy, metrics: list[str] | None = None) -> pl.DataFrame:
+    """The clock items (of ``metrics``, default all) with their period labels; text
+    columns as String whatever the engine's dtype (joins with String keys need it)."""
     c = res.clocks
     if c.height == 0 or "metric" not in c.columns:
         return pl.DataFrame(schema={"_metric": pl.String, "item_id": pl.String})
+    if metrics is not None:
+        c = c.filter(pl.col("metric").is_in(list(metrics)))
+    c = c.with_columns(pl.col(k).cast(pl.String) for k in _CLOCK_TEXT
+                       if k in c.columns and c.schema[k] != pl.String)
     as_of = res.as_of
     c = c.with_columns(_at=pl.coalesce(pl.col("stopped_at"),
                                        pl.lit(as_of, dtype=pl.Datetime("us", "UTC"))))
@@ -291,7 +303,7 @@ def record_differences(results: Results, records: pl.DataFrame, policy, *,
     # ---- per-item clock figures
     ck = keys.filter(~pl.col("metric").is_in(_DEPLOYMENT_METRICS))
     if ck.height:
-        items = _clock_items(results, policy)
+        items = _clock_items(results, policy, ck["metric"].unique().to_list())
         rc = rec.filter(~pl.col("metric").is_in(_DEPLOYMENT_METRICS)).with_columns(
             item_id=pl.col("record_id"))
         if items.height:

@@ -31,6 +31,9 @@ Frames and their columns
     ``team``, ``tier``, ``counted`` (bool: in the figures) and ``rule`` (the
     rule that excluded it, or "counted"), ``failure`` (bool), ``failure_reason``,
     ``incident_ids`` (str, comma separated) -- the drill-down behind every figure.
+    In evidence order (the deployments table as loaded), *not* sorted by time: a
+    consumer that needs time order sorts the rows it uses by ``("finished_at",
+    "deployment_id")``.
 
 ``clocks``  one row per item of a per-item SLO (:mod:`workbench.engine.clocks`)::
 
@@ -70,6 +73,16 @@ Frames and their columns
 
 .. versionadded:: clocks, alerts, error_budgets, gates, as_of and breaches'
    ``waived_by`` / ``breach_at`` filled by the SLA engine (issue 4).
+
+.. versionchanged:: the engine's memory work (a million deployments within 1.5 GB):
+   the low-cardinality text columns of ``clocks`` (slo, service, metric, item, team,
+   environment, calendar, stop_event, stage, rule, pause_rules, objective, period,
+   waived_by) and ``alerts`` (alert, rule, severity, slo, service, team, environment,
+   period, waived_by) may be ``pl.Categorical`` (``item_id`` and ``detail`` stay
+   String).  Equality, ``is_in``, sorting, grouping and :func:`frame_records` treat
+   them as text; a join with a String key, a vertical concat with String frames or a
+   ``.str`` method needs ``.cast(pl.String)`` on the rows used.  ``deployments`` is
+   in evidence order.
 """
 
 from __future__ import annotations

@@ -34,14 +34,15 @@ def _matches(df: pl.DataFrame, waivers: pl.DataFrame, *, slo: str, service: str,
              at: str) -> pl.DataFrame:
     """Rows ``_row, waiver_id, status, valid_from, valid_to`` of every waiver of the
     row's service whose SLO is the row's or ``*``."""
-    w = waivers.select("waiver_id", pl.col("service").alias("_w_service"),
-                       pl.col("slo").alias("_w_slo"), "valid_from", "valid_to",
+    # the few waivers take the dtype of the million rows (String or Categorical)
+    w = waivers.select("waiver_id", pl.col("service").cast(df.schema[service]).alias("_w_service"),
+                       pl.col("slo").cast(pl.String).alias("_w_slo"), "valid_from", "valid_to",
                        pl.col("status").alias("_w_status"), pl.col("reason").alias("_w_reason"))
     return (df.select("_wrow", pl.col(service).alias("_w_service"), pl.col(slo).alias("_slo"),
                       pl.col(at).alias("_at"))
             .filter(pl.col("_at").is_not_null())
             .join(w, on="_w_service", how="inner")
-            .filter((pl.col("_w_slo") == "*") | (pl.col("_w_slo") == pl.col("_slo"))))
+            .filter((pl.col("_w_slo") == "*") | (pl.col("_w_slo") == pl.col("_slo").cast(pl.String))))
 
 
 def waived_by(df: pl.DataFrame, waivers: pl.DataFrame | None, *, slo: str = "slo",
@@ -60,7 +61,8 @@ def waived_by(df: pl.DataFrame, waivers: pl.DataFrame | None, *, slo: str = "slo
         return df.drop("_wrow").with_columns(pl.lit(None, pl.String).alias(out))
     # the column alone, in the rows' order (joining and re-sorting the whole frame
     # moves every column of a million clocks for a handful of waived ones)
-    col = df.select("_wrow").join(hits, on="_wrow", how="left", maintain_order="left")[out]
+    col = (pl.Series(out, [None], dtype=hits.schema[out]).extend_constant(None, df.height - 1)
+           .scatter(hits["_wrow"], hits[out]))
     return df.drop("_wrow").with_columns(col)
 
 

@@ -116,7 +116,7 @@ def required_rcas(results: Results, policy: Policy | None = None) -> pl.DataFram
             related = (fail_dep.filter((pl.col("service") == r["service"])
                                        & (pl.col("environment") == r["environment"])
                                        & (_period_expr("finished_at", r["period"]) == r["period"]))
-                       .sort("finished_at")["deployment_id"].to_list())
+                       .sort("finished_at", "deployment_id")["deployment_id"].to_list())
         rows.append({
             "item_id": breach_item_id(r["slo"], r["service"], r["environment"], r["period"]),
             "kind": "breach", "service": r["service"], "team": r["team"], "tier": r["tier"],

@@ -176,7 +176,8 @@ def lead_time_drivers(cp: pl.DataFrame) -> pl.DataFrame:
               "mean_share": pl.Float64, "share_of_total": pl.Float64}
     if cp.height == 0:
         return pl.DataFrame(schema=schema)
-    runs = cp.select("pipeline_id", "run_h").unique("pipeline_id")
+    # in the runs' order (a float sum depends on the order it adds in)
+    runs = cp.select("pipeline_id", "run_h").unique("pipeline_id", maintain_order=True)
     n, total = runs.height, runs["run_h"].sum()
     return (cp.group_by("stage")
             .agg(runs=pl.col("pipeline_id").n_unique().cast(pl.Int64),

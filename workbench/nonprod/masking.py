@@ -39,6 +39,9 @@ def data_prep_by_deployment(deployments: pl.DataFrame, stages: pl.DataFrame, reg
                            & pl.col("first_commit_at").is_not_null())
     if environments is not None:
         d = d.filter(pl.col("environment").is_in(list(environments)))
+    # rows in time order (ties by id) whatever the order of the deployments given (the
+    # engine's drill-down frame is in evidence order): the sums below add in this order
+    d = d.sort("finished_at", "deployment_id")
     prep = classify_stages(stages, regex).filter(
         pl.col("data_prep") & pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
     by_pipe: dict[str, list[tuple]] = {}

@@ -203,4 +203,7 @@ def blocked_candidates(deployments: pl.DataFrame, outages: pl.DataFrame, *,
         sprint.append(hit)
     j = j.with_columns(sprint=pl.Series(sprint, dtype=pl.String),
                        in_critical_window=pl.Series([s is not None for s in sprint], dtype=pl.Boolean))
-    return j.select(list(schema)).sort("attempted_at", "deployment_id")
+    # a total order (one deployment may fall in several outages), whatever the order of
+    # the deployments given (the engine's drill-down frame is in evidence order)
+    return j.select(list(schema)).sort("attempted_at", "deployment_id", "outage_start",
+                                       "outage_service", "outage_end")

@@ -937,5 +937,6 @@ DETAIL_COLUMNS = ("deployment_id", "service", "team", "tier", "environment", "st
 def _detail_frame(deployments: pl.DataFrame) -> pl.DataFrame | None:
     if deployments.height == 0:
         return None
-    # in the engine's (deterministic) order; the Excel renderer sorts while streaming
+    # in the engine's order (evidence order, not time order): the Excel renderer sorts
+    # it by finished_at, service and deployment_id while streaming
     return deployments.select([c for c in DETAIL_COLUMNS if c in deployments.columns])

@@ -599,7 +599,14 @@ def compare(results: Any, by: str = "strategy", metric: str = "change_failure_ra
         frame = frame.filter(pl.col("environment") == environment)
     env_rows = frame.height
     stop = _as_of(frame, as_of)
+    # the arms' values in time order (ties by id), whatever the order of the rows given
+    # (the engine's drill-down frame is in evidence order): the bootstrap resamples by
+    # position, so its interval depends on that order
     pop = _population(frame, spec, stop)
+    order = [c for c in ("finished_at", "deployment_id") if c in pop.columns]
+    if order and pop.height:
+        keep = [c for c in dict.fromkeys((by, stratify, "value", "observed", *order)) if c in pop.columns]
+        pop = pop.select(keep).sort(order)   # only the columns read below are sorted
     arm_list = [str(a) for a in arms] if arms else _default_arms(pop, by)
     if len(arm_list) < 2:
         raise InputError(f"need at least two arms of {by!r} to compare; found "

@@ -88,7 +88,11 @@ def deployments_behind(results: Any, policy: Any = None, *, period: str | None =
         d = d.filter(period_label(pl.col("_local"), kind) == period).drop("_local")
     first = [c for c in DRILL_COLUMNS if c in d.columns]
     rest = [c for c in d.columns if c not in first]
-    return d.select(first + rest).sort("finished_at", descending=True, nulls_last=True)
+    # newest first, ties by id (descending): a total order, whatever the order of the
+    # engine's drill-down frame (evidence order)
+    keys = [c for c in ("finished_at", "deployment_id") if c in d.columns]
+    d = d.select(first + rest)
+    return d.sort(keys, descending=True, nulls_last=True) if keys else d
 
 
 def trend_points(results: Any, value: str = "lead_time_h", *, time: str = "finished_at",
@@ -112,9 +116,12 @@ def trend_points(results: Any, value: str = "lead_time_h", *, time: str = "finis
             expr &= pl.col(k) == v
     if only_counted and "counted" in d.columns:
         expr &= pl.col("counted").fill_null(False)
+    # equal times by id: the same arrays whatever the order of the engine's drill-down
+    # frame (evidence order)
+    tie = "deployment_id" if "deployment_id" in d.columns and time != "deployment_id" else value
     pts = (d.lazy().filter(expr)
            .select((pl.col(time).dt.epoch("us") / 1e6).alias("x"),
-                   pl.col(value).cast(pl.Float64).alias("y"))
+                   pl.col(value).cast(pl.Float64).alias("y"), pl.col(tie).alias("_tie"))
            .filter(pl.col("y").is_finite())
-           .sort("x").collect())
+           .sort("x", "_tie").collect())
     return pts["x"].to_numpy(), pts["y"].to_numpy()

@@ -110,7 +110,8 @@ class DrillDownDialog(QDialog):
             if {"counted", "failure"} <= set(d.columns) else 0
         rules = ""
         if "rule" in d.columns:
-            ex = d.filter(pl.col("rule") != "counted").group_by("rule").len().sort("len", descending=True)
+            ex = (d.filter(pl.col("rule") != "counted").group_by("rule").len()
+                  .sort(["len", "rule"], descending=[True, False]))
             rules = ", ".join(f"{r} {n}" for r, n in ex.iter_rows())
         ok = int(d.filter(pl.col("counted").fill_null(False) & (pl.col("status") == "success")).height) \
             if {"counted", "status"} <= set(d.columns) else 0

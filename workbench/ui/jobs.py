@@ -97,7 +97,7 @@ def monthly_anomalies(results: Results, metrics: tuple[str, ...] = ("deployments
     m = results.metrics
     if m.height == 0:
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    envs = m["environment"].drop_nulls().unique().to_list()
+    envs = sorted(m["environment"].drop_nulls().unique().to_list())
     for metric in metrics:
         for env in envs:
             for level, key in (("environment", None), ("team", "team"), ("tier", "tier")):

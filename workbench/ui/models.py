@@ -144,6 +144,17 @@ def text_filter_expr(text: str, columns: Iterable[str]) -> pl.Expr | None:
     return pl.any_horizontal(parts) if parts else None
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    """String, or text the engine hands over as ``pl.Categorical`` (low-cardinality
+    columns of the clocks and alerts)."""
+    return dtype == pl.String or isinstance(dtype, pl.Categorical)
+
+
+def _dtype_label(dtype: pl.DataType) -> str:
+    """The type named in a header's tooltip: text is ``String`` whatever its encoding."""
+    return str(pl.String if isinstance(dtype, pl.Categorical) else dtype)
+
+
 def _is_dark() -> bool:
     app = QGuiApplication.instance()
     if app is None:
@@ -332,7 +343,7 @@ class PolarsTableModel(QAbstractTableModel):
                 return QBrush(col) if col is not None else None
             if name not in STATUS_COLUMNS:
                 kind = None
-                if self._series[c].dtype == pl.String:
+                if _is_text(self._series[c].dtype):
                     kind = STATUS_TEXT_COLOURS.get(str(self._series[c][self.source_row(r)]))
                 if name not in ("status", "severity", "rule", "verdict", "classification") \
                         or kind is None:
@@ -380,8 +391,8 @@ class PolarsTableModel(QAbstractTableModel):
                 return self._headers.get(name, name)
             if role == Qt.ItemDataRole.ToolTipRole:
                 tip = self._header_tips.get(name)
-                return f"{tip}\n({name}, {self._series[section].dtype})" if tip else \
-                    f"{name} ({self._series[section].dtype})"
+                dtype = _dtype_label(self._series[section].dtype)
+                return f"{tip}\n({name}, {dtype})" if tip else f"{name} ({dtype})"
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return str(section + 1)

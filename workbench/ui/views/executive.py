@@ -100,7 +100,7 @@ def top_risks(results: Results | None, limit: int = 12) -> pl.DataFrame:
         pl.len().alias("breaches"), waived.sum().alias("waived"),
         pl.col("slo").unique().sort().str.join(", ").alias("slos"),
         pl.col("period").max().alias("latest"))
-        .sort(["recent_breaches", "tier", "breaches"], descending=[True, False, True]))
+        .sort(["recent_breaches", "tier", "breaches", "service"], descending=[True, False, True, False]))
     return g.head(limit).select(list(schema)).cast(schema)  # type: ignore[arg-type]
 
 

@@ -76,7 +76,10 @@ def recovery_points(results: Results | None, environment: str = "production",
                                    & pl.col("failure").fill_null(False) & pl.col("recovery_h").is_not_null())
     if team is not None:
         d = d.filter(pl.col("team") == team)
-    return d.select("deployment_id", "finished_at", "recovery_h", "service", "team", "failure_reason")
+    # the drill-down frame is in evidence order: the points (and the drill-down ids of
+    # their indices) in time order, ties by id
+    return (d.select("deployment_id", "finished_at", "recovery_h", "service", "team", "failure_reason")
+            .sort("finished_at", "deployment_id"))
 
 
 def budget_frame(results: Results | None, team: str | None = None) -> pl.DataFrame | None:

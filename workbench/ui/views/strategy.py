@@ -202,7 +202,8 @@ class StrategyView(View):
         envs: list[str] = []
         if results is not None and results.deployments.height and "strategy" in results.deployments.columns:
             d = results.deployments.filter(pl.col("counted").fill_null(False))
-            counts = d.group_by("strategy").len().sort("len", descending=True)
+            counts = d.group_by("strategy").len().sort(["len", "strategy"], descending=[True, False],
+                                                       nulls_last=True)
             arms = [a for a in counts["strategy"].to_list() if a is not None]
             envs = sorted(d["environment"].unique().to_list(), key=lambda e: (e != "production", e))
         prev_ref = self.reference_combo.currentData()
