@@ -12,10 +12,12 @@ over the rows themselves (they do not roll up).  Quarter and year codes are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
 from .frames import lookup
+from .periods import code_label
 
 __all__ = ["Codes", "with_codes", "code_of", "build_core", "aggregate_figures", "group_months",
            "percentile_exceedances", "nearest_rank", "RULE_CODES"]
@@ -123,22 +125,20 @@ def _decode(df: pl.DataFrame, level: str, kind: str, codes: Codes) -> pl.DataFra
     else:
         df = df.with_columns(ev=pl.col("_lc"))
     df = df.join(codes.environments, on="ev", how="left")
-    p = pl.col("_pc")
-    if kind == "month":
-        year, first = p // 12, p % 12 + 1
-        label = pl.format("{}-{}", year, (first).cast(pl.String).str.zfill(2))
-        months = 1
-    elif kind == "quarter":
-        year, first = p // 4, (p % 4) * 3 + 1
-        label = pl.format("{}-Q{}", year, p % 4 + 1)
-        months = 3
-    else:
-        year, first = p, pl.lit(1)
-        label = year.cast(pl.String)
-        months = 12
-    start = pl.date(year, first, 1)
-    days = (start.dt.offset_by(f"{months}mo") - start).dt.total_days().cast(pl.Float64)
-    df = df.with_columns(period=label, period_kind=pl.lit(kind), period_days=days)
+    # label and length of each distinct period (a few dozen), mapped onto the rows
+    pcs = df.get_column("_pc").unique().sort().to_list()
+    labels = {c: code_label(c, kind) for c in pcs}
+    days = {c: float(_period_days(c, kind)) for c in pcs}
+    if not pcs:     # (Polars keeps the input dtype of an empty mapping, whatever it is told)
+        return _decoded(df.with_columns(period=pl.lit(None, pl.String), period_kind=pl.lit(kind),
+                                        period_days=pl.lit(None, pl.Float64)))
+    df = df.with_columns(period=pl.col("_pc").replace_strict(labels, return_dtype=pl.String),
+                         period_kind=pl.lit(kind),
+                         period_days=pl.col("_pc").replace_strict(days, return_dtype=pl.Float64))
+    return _decoded(df)
+
+
+def _decoded(df: pl.DataFrame) -> pl.DataFrame:
     for k in _ALL_KEYS:
         if k not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=pl.Int64 if k == "tier" else pl.String).alias(k))
@@ -156,6 +156,18 @@ def nearest_rank(c: pl.Expr, q: float) -> pl.Expr:
     percentage with fewer than nine decimals moves across an integer by it.  One
     selection per group instead of sorting each group."""
     return c.quantile(max(q - 1e-15, 0.0), interpolation="equiprobable")
+
+
+def _period_days(code: int, kind: str) -> int:
+    """Days in the month, quarter or year of an integer period code."""
+    if kind == "month":
+        y, m, n = code // 12, code % 12 + 1, 1
+    elif kind == "quarter":
+        y, m, n = code // 4, (code % 4) * 3 + 1, 3
+    else:
+        y, m, n = code, 1, 12
+    end_m = m - 1 + n
+    return (date(y + end_m // 12, end_m % 12 + 1, 1) - date(y, m, 1)).days
 
 
 def _quantile(col: str, q: float, method: str) -> pl.Expr:

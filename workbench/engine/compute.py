@@ -358,7 +358,9 @@ def _with_incidents(dep: pl.DataFrame, links: pl.DataFrame, incidents: pl.DataFr
                         pl.col("resolved_at").null_count().alias("_inc_open")))
     # most deployments have one incident: only the others join their (sorted) ids
     several = (linked.join(inc_per_dep.filter(pl.col("_n") > 1).select(key), on=key, how="semi")
-               .group_by(key).agg(pl.col("incident_id").sort().str.join(",").alias("_ids")))
+               .select(key, "incident_id").sort(key, "incident_id")
+               .group_by(key, maintain_order=True).agg(pl.col("incident_id"))
+               .select(key, _ids=pl.col("incident_id").list.join(",")))
     inc_per_dep = (inc_per_dep.join(several, on=key, how="left")
                    .with_columns(incident_ids=pl.coalesce("_ids", "incident_ids")).drop("_ids", "_n"))
     if by_row:

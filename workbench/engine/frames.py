@@ -37,6 +37,9 @@ def attach(df: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
     the non-null keys are joined (nulls match nothing) and the matches are scattered
     back to their rows.  Non-unique keys fall back to the join (which repeats rows)."""
     cols = [c for c in right.columns if c != on]
+    if set(cols) & set(df.columns):
+        # a clash keeps both columns, as the join does (``x`` and ``x_right``)
+        return df.join(right, on=on, how="left", maintain_order="left")
     keys = df.select(on).with_row_index("__i").filter(pl.col(on).is_not_null())
     hits = keys.join(right, on=on, how="inner")
     if hits["__i"].n_unique() != hits.height:
@@ -66,6 +69,9 @@ def sort_by_small_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         total *= card
         if total >= 1 << 62:
             return df.sort(keys, nulls_last=True, maintain_order=True)
+        if values.len() == 0:       # all null: one rank (an empty mapping keeps the dtype)
+            ranks.append((pl.lit(0, pl.Int64), card))
+            continue
         ranks.append((pl.col(k).replace_strict(values, pl.Series(range(values.len()), dtype=pl.Int64),
                                                default=values.len(), return_dtype=pl.Int64), card))
     code = pl.lit(0, pl.Int64)

@@ -59,7 +59,10 @@ def period_codes(ts: pl.Expr, kind: str) -> pl.Expr:
 def code_label(code: int, kind: str) -> str:
     """The label of an integer period code of :func:`period_codes`."""
     if kind == "month":
-        return f"{code // 12}-{code % 12 + 1:02d}"
+        # as strftime's %Y: four digits, a sign outside 0..9999
+        y = code // 12
+        year = f"{y:04d}" if 0 <= y <= 9999 else f"{y:+05d}"
+        return f"{year}-{code % 12 + 1:02d}"
     if kind == "quarter":
         return f"{code // 4}-Q{code % 4 + 1}"
     return str(code)
@@ -71,8 +74,10 @@ def period_label_from(df: pl.DataFrame, ts: str, kind: str,
     gives them, computed once per distinct period (a million rows span a few dozen)."""
     codes = df.select(period_codes(pl.col(ts), kind).alias("_p")).to_series()
     known = codes.drop_nulls().unique().sort().to_list()
-    return codes.replace_strict({c: code_label(c, kind) for c in known}, default=None,
-                                return_dtype=dtype).alias("period")
+    if not known:   # (Polars keeps the input dtype of an empty mapping)
+        return pl.Series("period", [None] * len(codes), dtype=dtype)
+    return (codes.replace_strict({c: code_label(c, kind) for c in known}, default=None,
+                                 return_dtype=dtype).cast(dtype).alias("period"))
 
 
 def period_bounds(df: pl.DataFrame, policy: Policy, *, period: str = "period",
