@@ -223,7 +223,10 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         dep = local_naive(dep, "finished_at", policy, "_local")
 
         step(progress, 0.32, "aggregating")
-        core = build_core(dep, codes)
+        # rows of a service, environment and month together: the group-bys and
+        # percentiles of every level run about a fifth faster on it (no figure depends
+        # on the row order: sums are of integers, percentiles of sets)
+        core = build_core(dep, codes).sort("sv", "ev", "mon")
         dep_findings = _deployment_findings(dep, tables, policy)
         # the helper columns are done with: the drill keeps its own columns only
         dep = dep.drop([c for c in dep.columns if c.startswith("_")])
@@ -264,15 +267,14 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
 
         step(progress, 0.65, "evaluating SLOs")
         metrics = _evaluate_slos(metrics, policy)
-        metrics = lookup(metrics, svc.select("service", "calendar"), "service", {"calendar": "_calendar"})
-        breaches = _breaches(metrics, policy, waivers)
-
+        calendars_of = svc.select("service", "calendar")
+        breaches = _breaches(metrics, policy, waivers, calendars_of)
 
         budgets = pl.DataFrame()
         if "error_budgets" in want:
             step(progress, 0.72, "error budgets")
-            evaluated = metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
-                                       & (pl.col("variant") == "policy")).rename({"_calendar": "calendar"})
+            evaluated = lookup(metrics.filter(pl.col("slo").is_not_null() & (pl.col("level") == "service")
+                                              & (pl.col("variant") == "policy")), calendars_of, "service")
             budgets = error_budgets(evaluated, percentile_exceedances(core, codes, policy), policy, as_of,
                                     waivers)
 
@@ -293,7 +295,6 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                 .filter(pl.col("breached").fill_null(False) & pl.col("service").is_in(named)),
                 waivers, item="item_id", kind="item")], how="vertical_relaxed")
         findings = findings.sort("rule", "at", "item_id", "detail", nulls_last=True)
-        metrics = metrics.drop("_calendar")
         if period:
             metrics = metrics.filter(pl.col("period") == period)
         metrics = sort_by_small_keys(metrics, ["variant", "level", "period_kind", "period", "environment",
@@ -447,11 +448,11 @@ def _classify(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 def _recovery(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """``recovery_h`` of each failing deployment (null for the others)."""
     rules = policy.rules
-    narrow = dep.select("_g", "finished_at", "status").with_row_index("_i").sort("finished_at")
+    narrow = (dep.select("_g", "finished_at", _ok=pl.col("status") == "success")
+              .with_row_index("_i").sort("finished_at"))
     # the successes, already in time order (one sort for both sides)
-    succ = (narrow.filter(pl.col("status") == "success")
-            .select("_g", pl.col("finished_at").alias("_next_success")))
-    found = narrow.drop("status").join_asof(
+    succ = narrow.filter(pl.col("_ok")).select("_g", pl.col("finished_at").alias("_next_success"))
+    found = narrow.drop("_ok").join_asof(
         succ, left_on="finished_at", right_on="_next_success", by="_g", strategy="forward",
         allow_exact_matches=False, check_sortedness=False)
     # back into row order by scattering on the row numbers (no second sort)
@@ -552,15 +553,17 @@ def _evaluate_slos(metrics: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return svc.drop("_slo")
 
 
-def _breaches(metrics: pl.DataFrame, policy: Policy, waivers: pl.DataFrame | None) -> pl.DataFrame:
+def _breaches(metrics: pl.DataFrame, policy: Policy, waivers: pl.DataFrame | None,
+              calendars_of: pl.DataFrame) -> pl.DataFrame:
     """Evaluations that missed their SLO.  A period evaluation breaches when its
-    period closes: ``breach_at`` is the period's last microsecond."""
-    b = (metrics.filter(pl.col("compliant") == False)  # noqa: E712
-         .select("slo", "service", "team", "tier", "environment", "period", "metric",
-                 "value", "objective", "target",
-                 pl.when(pl.col("breach")).then(pl.lit("breach"))
-                 .otherwise(pl.lit("within_grace")).alias("status"),
-                 pl.col("_calendar").alias("calendar"), "period_kind"))
+    period closes: ``breach_at`` is the period's last microsecond (in the zone of the
+    service's calendar, ``calendars_of``: service, calendar)."""
+    b = lookup(metrics.filter(pl.col("compliant") == False)  # noqa: E712
+               .select("slo", "service", "team", "tier", "environment", "period", "metric",
+                       "value", "objective", "target",
+                       pl.when(pl.col("breach")).then(pl.lit("breach"))
+                       .otherwise(pl.lit("within_grace")).alias("status"), "period_kind"),
+               calendars_of, "service")
     b = period_bounds(b, policy).with_columns(
         breach_at=pl.col("period_end") - pl.duration(microseconds=1))
     b = waived_by(b, waivers, when=pl.col("status") == "breach")

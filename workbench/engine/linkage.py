@@ -34,11 +34,9 @@ def link_incidents(deployments: pl.DataFrame, incidents: pl.DataFrame,
     if incidents.height == 0:
         return pl.DataFrame(schema=schema)
     row = ["dep_row"] if with_rows else []
-    live = deployments.select(
-        "deployment_id", "service", "environment", "finished_at", "change_id", "status")
-    if with_rows:
-        live = live.with_row_index("dep_row")
-    live = live.filter(pl.col("status") != "cancelled").drop("status")
+    live = (deployments.select("deployment_id", "service", "environment", "finished_at", "change_id",
+                               "status")
+            .with_row_index("dep_row").filter(pl.col("status") != "cancelled").drop("status"))
     known_ids = live.select("deployment_id", *row)
 
     direct = (incidents.filter(pl.col("caused_by_deployment_id").is_not_null())
@@ -55,7 +53,8 @@ def link_incidents(deployments: pl.DataFrame, incidents: pl.DataFrame,
                  .join(live.filter(pl.col("change_id").is_not_null())
                        .select("change_id", "deployment_id", *row), on="change_id", how="inner")
                  .select("incident_id", "deployment_id", *row)
-                 .with_columns(link_rule=pl.lit("caused_by_change_id")))
+                 .with_columns(link_rule=pl.lit("caused_by_change_id"))
+                 .sort("incident_id", "deployment_id"))
     rest = rest.join(by_change.select("incident_id").unique(), on="incident_id", how="anti")
     # an incident that names a deployment or change we do not have is not re-linked by
     # time: its own link wins (and is reported as a dangling link by the findings)
@@ -63,17 +62,25 @@ def link_incidents(deployments: pl.DataFrame, incidents: pl.DataFrame,
                        & pl.col("caused_by_change_id").is_null())
 
     left = rest.select("incident_id", "service", "environment", "opened_at").sort("opened_at")
-    right = live.select("deployment_id", "service", "environment", "finished_at", *row).sort("finished_at")
+    # the ids are not sorted along: the matched rows' ids are gathered by row number
+    right = live.select("service", "environment", "finished_at", "dep_row").sort("finished_at")
     windowed = (left.join_asof(right, left_on="opened_at", right_on="finished_at",
                                by=["service", "environment"], strategy="backward",
                                tolerance=window, check_sortedness=False)
-                .filter(pl.col("deployment_id").is_not_null())
-                .select("incident_id", "deployment_id", *row)
-                .with_columns(link_rule=pl.lit("time_window")))
+                .filter(pl.col("dep_row").is_not_null())
+                .select("incident_id", "dep_row"))
+    windowed = windowed.with_columns(
+        deployments.get_column("deployment_id").gather(windowed["dep_row"]).alias("deployment_id"),
+        link_rule=pl.lit("time_window"))
     cols = ["incident_id", "deployment_id", "link_rule", *row]
     links = pl.concat([direct.select(cols), by_change.select(cols), windowed.select(cols)])
     unlinked = (incidents.join(links.select("incident_id").unique(), on="incident_id", how="anti")
                 .select("incident_id", pl.lit(None, dtype=pl.String).alias("deployment_id"),
                         pl.lit("unlinked").alias("link_rule"),
                         *([pl.lit(None, pl.UInt32).alias("dep_row")] if with_rows else [])))
-    return pl.concat([links, unlinked]).sort("incident_id", "deployment_id", nulls_last=True)
+    out = pl.concat([links, unlinked])
+    if incidents.get_column("incident_id").n_unique() == incidents.height:
+        # one row per incident but for a change's deployments, which are in id order
+        # already: a stable sort on the incident alone gives the same order
+        return out.sort("incident_id", maintain_order=True)
+    return out.sort("incident_id", "deployment_id", nulls_last=True, maintain_order=True)
