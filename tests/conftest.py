@@ -18,6 +18,28 @@ def _isolated_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WORKBENCH_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
+@pytest.fixture(autouse=True)
+def _gc_in_gui_thread(request):
+    """In GUI tests the cyclic garbage collector runs in the GUI thread only, as in
+    the application (a collection on a worker thread can finalize a Qt object there
+    and crash); afterwards automatic collection is on again for the other tests."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    request.getfixturevalue("qapp")
+    collector = GarbageCollector(interval=0.2)
+    try:
+        yield
+    finally:
+        collector.timer.stop()
+        gc.collect()
+        gc.enable()
+
+
 @pytest.fixture
 def handmade_tables():
     from workbench.ingest.canonical import read_dir

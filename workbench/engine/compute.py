@@ -262,6 +262,7 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
                 frames.append(clock_summary(clocks, policy, kinds))
         if variants_job is not None:
             frames += variants_job.result()
+            variants_job = None     # a finished job holds its result: let it go
         metrics = pl.concat([f for f in frames if f.height or f.width], how="diagonal_relaxed")
         del frames, avail, pairs
 
@@ -307,8 +308,11 @@ def recompute(tables: dict[str, pl.DataFrame], policy: Policy, *, period: str | 
         alerts = pl.DataFrame()
         if burn_job is not None:
             step(progress, 0.9, "alerts")
-            alerts = _alerts(clock_alerts_job.result() if clock_alerts_job is not None
-                             else pl.DataFrame(schema=ALERT_SCHEMA), breaches, burn_job.result())
+            clock_alerts = (clock_alerts_job.result() if clock_alerts_job is not None
+                            else pl.DataFrame(schema=ALERT_SCHEMA))
+            clock_alerts_job = None
+            alerts = _alerts(clock_alerts, breaches, burn_job.result())
+            del clock_alerts
     finally:
         # an error or a cancel leaves no job running behind
         pool.shutdown(wait=True, cancel_futures=True)
@@ -582,7 +586,8 @@ def _clock_alerts(clocks: pl.DataFrame) -> pl.DataFrame:
         severity=pl.lit("ticket", pl.Categorical),
         slo="slo", service="service", team="team", tier="tier", environment="environment",
         item_id="item_id", period="period", fired_at="breach_at", resolved_at="stopped_at",
-        detail=pl.format("{} {}: {} h against {} h, past the objective plus grace at fired_at{}",
+        # (alert clock_breach says the objective plus grace was passed, fired_at when)
+        detail=pl.format("{} {}: {} h against {} h{}",
                          pl.col("item"), pl.col("item_id"), pl.col("value").round(2).cast(pl.String),
                          pl.col("objective"),
                          pl.when(pl.col("stage") == "running").then(pl.lit(" (still running)"))

@@ -45,11 +45,16 @@ Frames and their columns
     rule ("measured" or the rule that left it out), pause_rules ("rule:count; ..."),
     objective, within_grace, breach_at (when objective + grace was passed), period
 
+    Text columns but ``item_id`` are Categorical (below).  By SLO id, then in the
+    order of the evidence tables.
+
 ``alerts``  alerts that would have fired (:mod:`workbench.engine.alerts`)::
 
     alert ("clock_breach"|"slo_breach"|"burn_rate"), rule, severity ("page"|"ticket"),
     slo, service, team, tier, environment, item_id, period, fired_at, resolved_at,
     detail, waived_by
+
+    Text columns but ``item_id`` and ``detail`` are Categorical (below).  By ``fired_at``.
 
 ``error_budgets``  per SLO, service and period (:mod:`workbench.engine.budgets`)::
 

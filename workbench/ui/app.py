@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -21,7 +22,7 @@ from .main_window import MainWindow, app_icon, settings
 from .theme import THEMES, apply_theme
 
 __all__ = ["run_gui", "main", "application", "default_workspace", "open_window",
-           "unclip_step_curves"]
+           "unclip_step_curves", "collect_garbage_in_gui_thread"]
 
 
 def application(argv: list[str] | None = None) -> QApplication:
@@ -39,8 +40,23 @@ def application(argv: list[str] | None = None) -> QApplication:
         app.setWindowIcon(app_icon())
         theme = str(settings().value("theme") or "system")
         apply_theme(app, theme if theme in THEMES else "system")
+        collect_garbage_in_gui_thread(app)
     assert isinstance(app, QApplication)
     return app
+
+
+def collect_garbage_in_gui_thread(app: QApplication) -> GarbageCollector:
+    """Python's cyclic garbage collector, run by a timer in the GUI thread only.
+
+    Recomputes and cache reads run on worker threads; a collection that starts there
+    can finalize a Qt object outside its thread and crash the process (pyqtgraph's
+    ``GarbageCollector`` exists for this).  Automatic collection is switched off and
+    the timer collects, every half second, what the thresholds would have."""
+    collector = getattr(app, "_workbench_gc", None)
+    if collector is None:
+        collector = GarbageCollector(interval=0.5)
+        app._workbench_gc = collector     # lives as long as the application
+    return collector
 
 
 def _last_workspace() -> Path | None:
