@@ -12,12 +12,11 @@ over the rows themselves (they do not roll up).  Quarter and year codes are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import polars as pl
 
 from .frames import lookup
-from .periods import code_label
+from .periods import code_days, label_codes, month_code, period_code
 
 __all__ = ["Codes", "with_codes", "code_of", "build_core", "aggregate_figures", "group_months",
            "percentile_exceedances", "nearest_rank", "RULE_CODES"]
@@ -82,10 +81,8 @@ def build_core(dep: pl.DataFrame, codes: Codes, local_col: str = "_local") -> pl
     """The narrow coded frame of ``dep`` (classified deployments with codes)."""
     if dep.height == 0:
         return pl.DataFrame(schema=_CORE_SCHEMA)
-    t = pl.col(local_col)
     return dep.select(
-        sv="_sv", ev="_ev",
-        mon=(t.dt.year().cast(pl.Int64) * 12 + t.dt.month().cast(pl.Int64) - 1),
+        sv="_sv", ev="_ev", mon=month_code(pl.col(local_col)),
         counted=pl.col("counted"), infreq=pl.col("in_frequency"),
         success=pl.col("status") == "success", failure=pl.col("failure"),
         rework=pl.col("rework"), lead=pl.col("lead_time_h"), rec=pl.col("recovery_h"),
@@ -105,10 +102,6 @@ def _level_code(level: str, codes: Codes) -> pl.Expr:
     return pl.col("ev")
 
 
-def _period_code(kind: str) -> pl.Expr:
-    return {"month": pl.col("mon"), "quarter": pl.col("mon") // 3, "year": pl.col("mon") // 12}[kind]
-
-
 def _decode(df: pl.DataFrame, level: str, kind: str, codes: Codes) -> pl.DataFrame:
     """``key`` (level code * span + period code) -> the level's keys and the period."""
     ne = codes.n_env
@@ -126,19 +119,11 @@ def _decode(df: pl.DataFrame, level: str, kind: str, codes: Codes) -> pl.DataFra
         df = df.with_columns(ev=pl.col("_lc"))
     df = df.join(codes.environments, on="ev", how="left")
     # label and length of each distinct period (a few dozen), mapped onto the rows
-    pcs = df.get_column("_pc").unique().sort().to_list()
-    labels = {c: code_label(c, kind) for c in pcs}
-    days = {c: float(_period_days(c, kind)) for c in pcs}
-    if not pcs:     # (Polars keeps the input dtype of an empty mapping, whatever it is told)
-        return _decoded(df.with_columns(period=pl.lit(None, pl.String), period_kind=pl.lit(kind),
-                                        period_days=pl.lit(None, pl.Float64)))
-    df = df.with_columns(period=pl.col("_pc").replace_strict(labels, return_dtype=pl.String),
-                         period_kind=pl.lit(kind),
-                         period_days=pl.col("_pc").replace_strict(days, return_dtype=pl.Float64))
-    return _decoded(df)
-
-
-def _decoded(df: pl.DataFrame) -> pl.DataFrame:
+    pc = df.get_column("_pc")
+    days = {c: float(code_days(c, kind)) for c in pc.unique().to_list()}
+    df = df.with_columns(label_codes(pc, kind), period_kind=pl.lit(kind),
+                         period_days=(pc.replace_strict(days, return_dtype=pl.Float64) if days
+                                      else pl.lit(None, pl.Float64)))
     for k in _ALL_KEYS:
         if k not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=pl.Int64 if k == "tier" else pl.String).alias(k))
@@ -156,18 +141,6 @@ def nearest_rank(c: pl.Expr, q: float) -> pl.Expr:
     percentage with fewer than nine decimals moves across an integer by it.  One
     selection per group instead of sorting each group."""
     return c.quantile(max(q - 1e-15, 0.0), interpolation="equiprobable")
-
-
-def _period_days(code: int, kind: str) -> int:
-    """Days in the month, quarter or year of an integer period code."""
-    if kind == "month":
-        y, m, n = code // 12, code % 12 + 1, 1
-    elif kind == "quarter":
-        y, m, n = code // 4, (code % 4) * 3 + 1, 3
-    else:
-        y, m, n = code, 1, 12
-    end_m = m - 1 + n
-    return (date(y + end_m // 12, end_m % 12 + 1, 1) - date(y, m, 1)).days
 
 
 def _quantile(col: str, q: float, method: str) -> pl.Expr:
@@ -201,7 +174,7 @@ def aggregate_figures(core: pl.DataFrame, codes: Codes, lvls: dict[str, tuple[st
     out = []
     for level in lvls:
         for kind in kinds:
-            key = (_level_code(level, codes) * _PSPAN + _period_code(kind)).alias("key")
+            key = (_level_code(level, codes) * _PSPAN + period_code(pl.col("mon"), kind)).alias("key")
             agg = month.group_by(key).agg(pl.col(list(sums)).sum())
             q_lead = lead.group_by(key).agg(_quantile("lead", 0.5, method).alias("lead_time_p50_h"),
                                             _quantile("lead", 0.9, method).alias("lead_time_p90_h"))
@@ -288,7 +261,7 @@ def percentile_exceedances(core: pl.DataFrame, codes: Codes, policy) -> pl.DataF
             continue
         col = _PCT_COL[s.metric]
         miss = pl.col(col) > s.target if s.op in ("<=", ">") else pl.col(col) >= s.target
-        key = (pl.col("sv") * codes.n_env + pl.col("ev")) * _PSPAN + _period_code(s.period)
+        key = (pl.col("sv") * codes.n_env + pl.col("ev")) * _PSPAN + period_code(pl.col("mon"), s.period)
         g = (core.filter(pl.col("counted") & (pl.col("ev") == ev_map[s.environment])
                          & pl.col("tier").is_in(list(s.tier)) & pl.col(col).is_not_null())
              .group_by(key.alias("key")).agg(miss.sum().cast(pl.Float64).alias("over")))

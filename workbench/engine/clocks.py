@@ -54,12 +54,12 @@ import polars as pl
 from ..policy import PER_ITEM, SLO, Policy
 from .aggregate import nearest_rank
 from .calendar import WALL, BusinessCalendars, clamp_intervals, merge_intervals
-from .frames import attach, lookup
+from .frames import attach, lookup, scatter
 from .intervals import overlapping
-from .periods import local_naive, period_label_from
+from .periods import label_codes, local_naive, month_code, period_code, period_label_from
 from .waivers import waived_by
 
-__all__ = ["ClockInputs", "compute_clocks", "clock_frames", "assemble_clocks", "clock_summary",
+__all__ = ["ClockInputs", "clock_frames", "assemble_clocks", "clock_summary",
            "CLOCK_COLUMNS", "CATEGORICAL"]
 
 _H = 3_600_000_000
@@ -208,13 +208,8 @@ def _attach(items: pl.DataFrame, per_item: pl.DataFrame) -> pl.DataFrame:
     """``items`` with the columns of ``per_item`` (keyed by ``_k``, the item's row
     number, at most once each; null where it has no row).  The values are scattered
     to their rows: nothing is joined, no column of the wide item frame moves."""
-    cols = [c for c in per_item.columns if c != "_k"]
-    n = items.height
-    out = []
-    for c in cols:
-        s = pl.Series(c, [None] * min(n, 1), dtype=per_item.schema[c]).extend_constant(None, max(n - 1, 0))
-        out.append(s.scatter(per_item["_k"], per_item[c]) if per_item.height else s)
-    return items.with_columns(out)
+    return items.with_columns(scatter(per_item[c], per_item["_k"], items.height)
+                              for c in per_item.columns if c != "_k")
 
 
 def _clocks_of(slo: SLO, inp: ClockInputs) -> pl.DataFrame:
@@ -347,19 +342,13 @@ def clock_frames(inp: ClockInputs, items: Collection[str] = ("change", "deployme
 
 
 def assemble_clocks(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The per-SLO frames of :func:`clock_frames` as one frame, by SLO id and then in
-    the order of the evidence tables (no million-row string sort)."""
+    """The per-SLO frames of :func:`clock_frames` as one frame (columns
+    :data:`CLOCK_COLUMNS` plus ``_local``, the naive period time of the item; the
+    columns of :data:`CATEGORICAL` Categorical), by SLO id and then in the order of
+    the evidence tables (no million-row string sort)."""
     if not frames:
         return pl.DataFrame(schema={**_SCHEMA, "_local": pl.Datetime("us")})
     return pl.concat([frames[k] for k in sorted(frames)])
-
-
-def compute_clocks(inp: ClockInputs) -> pl.DataFrame:
-    """One row per item of every active or draft per-item SLO (columns
-    :data:`CLOCK_COLUMNS`, plus ``_local``: the naive period time of the item), by SLO
-    id and then in the order of the evidence tables.  The columns of
-    :data:`CATEGORICAL` are Categorical."""
-    return assemble_clocks(clock_frames(inp))
 
 
 def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -> pl.DataFrame:
@@ -372,7 +361,7 @@ def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -
     att = {s.id: s.attainment for s in policy.slos if s.per_item}
     c = clocks.select(
         "slo", "metric", "service", "team", "tier", "environment", "value", "compliant", "rule",
-        mon=pl.col("_local").dt.year().cast(pl.Int64) * 12 + pl.col("_local").dt.month().cast(pl.Int64) - 1,
+        mon=month_code(pl.col("_local")),
         _why=pl.when(pl.col("rule") != "measured").then(pl.col("rule").cast(_CAT))
         .when(pl.col("waived_by").is_not_null()).then(pl.lit("waived", _CAT))
         .when((pl.col("stage") == "running") & ~pl.col("breached")).then(pl.lit("clock_running", _CAT))
@@ -402,8 +391,7 @@ def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -
     by_att = ([(atts[0], counted)] if len(atts) == 1 else
               [(a, counted.filter(pl.col("_att") == a)) for a in atts])
     for kind in kinds:
-        p = {"month": pl.col("mon"), "quarter": pl.col("mon") // 3, "year": pl.col("mon") // 12}[kind]
-        key = (pl.col("g") * span + p).alias("key")
+        key = (pl.col("g") * span + period_code(pl.col("mon"), kind)).alias("key")
         n = pl.len()
         agg = pl.concat([part.group_by(key).agg(
             value=nearest_rank(pl.col("value"), a),
@@ -416,14 +404,8 @@ def clock_summary(clocks: pl.DataFrame, policy: Policy, kinds: dict[str, str]) -
                                     pl.format("{}:{}", pl.col("_why"), pl.col("k")).str.join("; ")
                                     .alias("excluded_by")))
         rows = agg.join(exc, on="key", how="full", coalesce=True)
-        pc = pl.col("key") % span
-        if kind == "month":
-            label = pl.format("{}-{}", pc // 12, (pc % 12 + 1).cast(pl.String).str.zfill(2))
-        elif kind == "quarter":
-            label = pl.format("{}-Q{}", pc // 4, pc % 4 + 1)
-        else:
-            label = pc.cast(pl.String)
-        out.append(rows.with_columns(g=pl.col("key") // span, period=label, period_kind=pl.lit(kind))
+        out.append(rows.with_columns(label_codes(rows.get_column("key") % span, kind),
+                                     g=pl.col("key") // span, period_kind=pl.lit(kind))
                    .drop("key"))
     # the summary rows join the String metrics frame
     groups = groups.drop("_att").with_columns(

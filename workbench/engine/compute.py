@@ -369,8 +369,7 @@ def _with_incidents(dep: pl.DataFrame, links: pl.DataFrame, incidents: pl.DataFr
     inc_per_dep = (inc_per_dep.join(several, on=key, how="left")
                    .with_columns(incident_ids=pl.coalesce("_ids", "incident_ids")).drop("_ids", "_n"))
     if by_row:
-        dep = dep.with_columns(scatter(inc_per_dep.rename({"dep_row": "__i"}), c, dep.height,
-                                       inc_per_dep.schema[c])
+        dep = dep.with_columns(scatter(inc_per_dep[c], inc_per_dep["dep_row"], dep.height)
                                for c in inc_per_dep.columns if c != "dep_row")
     else:
         dep = attach(dep, inc_per_dep.select(pl.exclude("dep_row")), "deployment_id")
@@ -460,10 +459,7 @@ def _recovery(dep: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         succ, left_on="finished_at", right_on="_next_success", by="_g", strategy="forward",
         allow_exact_matches=False, check_sortedness=False)
     # back into row order by scattering on the row numbers (no second sort)
-    nxt = (pl.Series("_next_success", [None] * min(dep.height, 1), dtype=found.schema["_next_success"])
-           .extend_constant(None, max(dep.height - 1, 0))
-           .scatter(found["_i"], found["_next_success"]))
-    dep = dep.with_columns(nxt)
+    dep = dep.with_columns(scatter(found["_next_success"], found["_i"], dep.height))
     start = (pl.when(pl.lit(rules.get("recovery_from") == "incident_opened")
                      & pl.col("_inc_opened").is_not_null())
              .then(pl.col("_inc_opened")).otherwise(pl.col("finished_at")))

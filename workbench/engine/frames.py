@@ -44,13 +44,14 @@ def attach(df: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
     hits = keys.join(right, on=on, how="inner")
     if hits["__i"].n_unique() != hits.height:
         return df.join(right, on=on, how="left", maintain_order="left")
-    return df.with_columns(scatter(hits, c, df.height, right.schema[c]) for c in cols)
+    return df.with_columns(scatter(hits[c], hits["__i"], df.height) for c in cols)
 
 
-def scatter(hits: pl.DataFrame, col: str, n: int, dtype: pl.DataType) -> pl.Series:
-    """Column ``col`` of ``hits`` at the row numbers ``__i``, null elsewhere (length n)."""
-    out = pl.Series(col, [None] * min(n, 1), dtype=dtype).extend_constant(None, max(n - 1, 0))
-    return out.scatter(hits["__i"], hits[col]) if hits.height else out
+def scatter(values: pl.Series, rows: pl.Series, n: int) -> pl.Series:
+    """A Series of length ``n`` (``values``' name and dtype), null but at ``rows``,
+    where it takes ``values``: the matches of a narrow join put back in place."""
+    out = pl.Series(values.name, [None] * min(n, 1), dtype=values.dtype).extend_constant(None, max(n - 1, 0))
+    return out.scatter(rows, values) if values.len() else out
 
 
 def sort_by_small_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -87,4 +88,4 @@ def only_where(df: pl.DataFrame, mask: pl.Expr, expr: pl.Expr, name: str) -> pl.
     cols = sorted(set(expr.meta.root_names()) | set(mask.meta.root_names()))
     sub = (df.select(cols).with_row_index("__i").filter(mask.fill_null(False))
            .select("__i", expr.alias(name)))
-    return scatter(sub, name, df.height, sub.schema[name])
+    return scatter(sub[name], sub["__i"], df.height)

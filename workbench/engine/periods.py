@@ -4,12 +4,14 @@ their instants."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from ..policy import Policy
 
-__all__ = ["PERIOD_KINDS", "period_label", "period_codes", "code_label", "period_label_from",
-           "local_naive", "period_bounds", "in_period"]
+__all__ = ["PERIOD_KINDS", "period_label", "month_code", "period_code", "code_label", "code_days",
+           "label_codes", "period_label_from", "local_naive", "period_bounds", "in_period"]
 
 PERIOD_KINDS = {"month": "1mo", "quarter": "1q", "year": "1y"}
 _TS = pl.Datetime("us", "UTC")
@@ -49,15 +51,19 @@ def local_naive(df: pl.DataFrame, col: str, policy: Policy, out: str,
     return df.with_columns(local)
 
 
-def period_codes(ts: pl.Expr, kind: str) -> pl.Expr:
-    """The period of a naive time as an integer: months since year 0 (``month``),
-    quarters (``quarter``) or the year."""
-    mon = ts.dt.year().cast(pl.Int64) * 12 + ts.dt.month().cast(pl.Int64) - 1
+def month_code(ts: pl.Expr) -> pl.Expr:
+    """Months since year 0 of a naive time: ``year * 12 + month - 1`` (Int64)."""
+    return ts.dt.year().cast(pl.Int64) * 12 + ts.dt.month().cast(pl.Int64) - 1
+
+
+def period_code(mon: pl.Expr, kind: str) -> pl.Expr:
+    """The month, quarter or year code of a :func:`month_code`."""
     return {"month": mon, "quarter": mon // 3, "year": mon // 12}[kind]
 
 
 def code_label(code: int, kind: str) -> str:
-    """The label of an integer period code of :func:`period_codes`."""
+    """The label of an integer period code of :func:`period_code`, as
+    :func:`period_label` writes it."""
     if kind == "month":
         # as strftime's %Y: four digits, a sign outside 0..9999
         y = code // 12
@@ -68,16 +74,29 @@ def code_label(code: int, kind: str) -> str:
     return str(code)
 
 
-def period_label_from(df: pl.DataFrame, ts: str, kind: str,
-                      dtype: pl.DataType = pl.Categorical) -> pl.Series:
-    """The period labels of the naive times in column ``ts``, as :func:`period_label`
-    gives them, computed once per distinct period (a million rows span a few dozen)."""
-    codes = df.select(period_codes(pl.col(ts), kind).alias("_p")).to_series()
+def code_days(code: int, kind: str) -> int:
+    """Days in the month, quarter or year of an integer period code."""
+    first = {"month": code, "quarter": code * 3, "year": code * 12}[kind]
+    end = first + {"month": 1, "quarter": 3, "year": 12}[kind]
+    return (date(end // 12, end % 12 + 1, 1) - date(first // 12, first % 12 + 1, 1)).days
+
+
+def label_codes(codes: pl.Series, kind: str, dtype: pl.DataType = pl.String) -> pl.Series:
+    """The labels of integer period codes, each distinct code labelled once (a million
+    rows span a few dozen periods); null stays null."""
     known = codes.drop_nulls().unique().sort().to_list()
     if not known:   # (Polars keeps the input dtype of an empty mapping)
         return pl.Series("period", [None] * len(codes), dtype=dtype)
     return (codes.replace_strict({c: code_label(c, kind) for c in known}, default=None,
-                                 return_dtype=dtype).cast(dtype).alias("period"))
+                                 return_dtype=dtype).alias("period"))
+
+
+def period_label_from(df: pl.DataFrame, ts: str, kind: str,
+                      dtype: pl.DataType = pl.Categorical) -> pl.Series:
+    """The period labels of the naive times in column ``ts``, as :func:`period_label`
+    gives them (see :func:`label_codes`)."""
+    codes = df.select(period_code(month_code(pl.col(ts)), kind)).to_series()
+    return label_codes(codes, kind, dtype)
 
 
 def period_bounds(df: pl.DataFrame, policy: Policy, *, period: str = "period",

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from .frames import scatter
+
 __all__ = ["waived_by", "waiver_findings", "EXEMPTING_STATUS"]
 
 EXEMPTING_STATUS = "approved"
@@ -61,9 +63,7 @@ def waived_by(df: pl.DataFrame, waivers: pl.DataFrame | None, *, slo: str = "slo
         return df.drop("_wrow").with_columns(pl.lit(None, pl.String).alias(out))
     # the column alone, in the rows' order (joining and re-sorting the whole frame
     # moves every column of a million clocks for a handful of waived ones)
-    col = (pl.Series(out, [None], dtype=hits.schema[out]).extend_constant(None, df.height - 1)
-           .scatter(hits["_wrow"], hits[out]))
-    return df.drop("_wrow").with_columns(col)
+    return df.drop("_wrow").with_columns(scatter(hits[out], hits["_wrow"], df.height))
 
 
 def waiver_findings(breaches: pl.DataFrame, waivers: pl.DataFrame | None, *,
