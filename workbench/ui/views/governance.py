@@ -181,11 +181,7 @@ class GovernancePanel(QWidget):
                 ("reject", "Reject…", "Reject a requested waiver"),
                 ("revoke", "Revoke…", "Revoke an approved waiver before it expires"),
                 ("review", "Review…", "Record the post-waiver review")):
-            b = QPushButton(text)
-            b.setToolTip(tip)
-            b.clicked.connect(lambda _c=False, k=key: self.open_dialog(k))
-            self.buttons[key] = b
-            wbar.addWidget(b)
+            wbar.addWidget(self._action_button(key, text, tip))
         wbar.addStretch(1)
         self.waiver_detail = QLabel()
         self.waiver_detail.setWordWrap(True)
@@ -214,11 +210,7 @@ class GovernancePanel(QWidget):
                 ("rca_update", "Edit RCA…", "Change the selected open RCA: what it covers, "
                                            "document, causes, actions, owner, due date"),
                 ("rca_complete", "Complete RCA…", "Mark the selected open RCA completed")):
-            b = QPushButton(text)
-            b.setToolTip(tip)
-            b.clicked.connect(lambda _c=False, k=key: self.open_dialog(k))
-            self.buttons[key] = b
-            rbar.addWidget(b)
+            rbar.addWidget(self._action_button(key, text, tip))
         self.rca_label = QLabel()
         rbar.addWidget(self.rca_label, 1)
         rsplit = QSplitter(Qt.Orientation.Horizontal)
@@ -394,6 +386,14 @@ class GovernancePanel(QWidget):
         s = governance_settings(self.outcome.policy)
         return (f"tier {w.get('tier')} waivers need " + s.rule_for_tier(w.get("tier")).describe()
                 + f"; {w.get('approval') or '0'} so far")
+
+    def _action_button(self, key: str, text: str, tip: str) -> QPushButton:
+        """A button that opens the dialog of action ``key`` (kept in ``self.buttons``)."""
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.clicked.connect(lambda _c=False, k=key: self.open_dialog(k))
+        self.buttons[key] = b
+        return b
 
     def open_dialog(self, action: str) -> Any:
         """Open the dialog of ``action`` (a WAIVER_ACTIONS or RCA_ACTIONS name) for the
